@@ -1,0 +1,164 @@
+"""Configuration in one place: every setting tweetlake reads, where it comes from, and its default.
+
+Settings come from the environment (or from Airflow connections, resolved in ``dags/``), never from files
+in the repository. The bearer token is held in a ``Secret`` so it cannot end up in a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DEFAULT_LAKE = "./lake"
+DEFAULT_QUERIES = ("#dataengineering -is:retweet lang:en", "duckdb OR dbt")
+DEFAULT_ACCOUNTS = ("duckdb",)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+class Secret:
+    """A string that never shows itself in str(), repr() or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def is_remote(url: str) -> bool:
+    """True for an fsspec URL with a protocol (``s3://...``), False for a local path."""
+    return "://" in url and not url.startswith("file://")
+
+
+def normalize_lake(url: str) -> str:
+    """An absolute local path, or the URL with no trailing slash."""
+    url = url.strip()
+    if not url:
+        raise ConfigError("TWEETLAKE_LAKE is empty: set it to a folder or to s3://bucket/prefix")
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    if is_remote(url):
+        if not url.startswith("s3://"):
+            raise ConfigError(f"TWEETLAKE_LAKE={url!r}: only local folders and s3:// URLs are supported")
+        if url.rstrip("/") == "s3:/":
+            raise ConfigError("TWEETLAKE_LAKE=s3:// names no bucket: use s3://bucket/prefix")
+        return url.rstrip("/")
+    return str(Path(url).expanduser().resolve())
+
+
+def split_list(raw: str) -> tuple[str, ...]:
+    """A JSON list (``["a b", "c"]``) or a ``;``-separated list (``a b; c``), blanks dropped."""
+    raw = raw.strip()
+    if not raw:
+        return ()
+    if raw.startswith("["):
+        try:
+            items = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"not a JSON list: {raw!r} ({exc})") from exc
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"expected a JSON list of strings, got {raw!r}")
+        return tuple(i.strip() for i in items if i.strip())
+    return tuple(part.strip() for part in raw.split(";") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know. Build it with :func:`load_settings`."""
+
+    lake: str = field(default_factory=lambda: normalize_lake(DEFAULT_LAKE))
+    s3_endpoint: str | None = None
+    queries: tuple[str, ...] = DEFAULT_QUERIES
+    accounts: tuple[str, ...] = DEFAULT_ACCOUNTS
+    bearer_token: Secret = field(default_factory=lambda: Secret(""))
+    duckdb_path: str | None = None
+    request_timeout: float = 30.0
+    max_rate_limit_wait: float = 900.0
+
+    @property
+    def remote(self) -> bool:
+        return is_remote(self.lake)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields replaced (``None`` values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "lake" in changes:
+            changes["lake"] = normalize_lake(str(changes["lake"]))
+        return replace(self, **changes)
+
+    def env_for_subprocess(self) -> dict[str, str]:
+        """Environment variables that hand these settings to dbt (profiles.yml reads them)."""
+        env = {"TWEETLAKE_LAKE": self.lake, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        if self.s3_endpoint:
+            env["TWEETLAKE_S3_ENDPOINT"] = self.s3_endpoint
+        if self.duckdb_path:
+            env["TWEETLAKE_DUCKDB"] = self.duckdb_path
+        return env
+
+
+def _float_env(env: dict[str, str] | os._Environ[str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read the settings from the environment.
+
+    - ``TWEETLAKE_LAKE``: lake root, a folder (default ``./lake``) or ``s3://bucket/prefix``.
+    - ``TWEETLAKE_S3_ENDPOINT``: endpoint of an S3-compatible store (MinIO, R2, ...); unset for AWS.
+      Credentials come from the standard AWS chain (environment, profile, instance role).
+    - ``TWEETLAKE_QUERIES``: search queries to track, ``;``-separated or a JSON list.
+    - ``TWEETLAKE_ACCOUNTS``: usernames to track (timeline and mentions), ``;``- or ``,``-separated.
+    - ``TWITTER_BEARER_TOKEN``: the API v2 bearer token (in Airflow: connection ``twitter_default``).
+    - ``TWEETLAKE_DUCKDB``: the DuckDB file dbt works in (default: under the dbt project's ``target/``).
+    - ``TWEETLAKE_REQUEST_TIMEOUT``, ``TWEETLAKE_MAX_RATE_LIMIT_WAIT``: seconds.
+    """
+    env = os.environ if env is None else env
+    queries = split_list(env.get("TWEETLAKE_QUERIES", "")) if "TWEETLAKE_QUERIES" in env else DEFAULT_QUERIES
+    if "TWEETLAKE_ACCOUNTS" in env:
+        accounts = tuple(
+            a.lstrip("@") for a in split_list(env["TWEETLAKE_ACCOUNTS"].replace(",", ";"))
+        )
+    else:
+        accounts = DEFAULT_ACCOUNTS
+    return Settings(
+        lake=normalize_lake(env.get("TWEETLAKE_LAKE") or DEFAULT_LAKE),
+        s3_endpoint=env.get("TWEETLAKE_S3_ENDPOINT") or None,
+        queries=queries,
+        accounts=accounts,
+        bearer_token=Secret(env.get("TWITTER_BEARER_TOKEN", "").strip()),
+        duckdb_path=env.get("TWEETLAKE_DUCKDB") or None,
+        request_timeout=_float_env(env, "TWEETLAKE_REQUEST_TIMEOUT", 30.0),
+        max_rate_limit_wait=_float_env(env, "TWEETLAKE_MAX_RATE_LIMIT_WAIT", 900.0),
+    )

@@ -1,0 +1,76 @@
+"""Ingest: drive a source's pulls into bronze, advance watermarks, report progress and a summary."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingestion.bronze import BronzeRun, RunSummary, new_run_id
+from ingestion.lake import Lake
+from ingestion.sources.base import Source
+from ingestion.watermarks import WatermarkStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestSummary:
+    source: str
+    run_id: str
+    runs: list[RunSummary] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        return sum(r.pages for r in self.runs)
+
+    @property
+    def tweets(self) -> int:
+        return sum(r.tweets for r in self.runs)
+
+    @property
+    def partial_errors(self) -> int:
+        return sum(r.partial_errors for r in self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "run_id": self.run_id, "pages": self.pages, "tweets": self.tweets,
+            "partial_errors": self.partial_errors, "problems": self.problems, "seconds": round(self.seconds, 3),
+            "runs": [r.to_dict() for r in self.runs],
+        }
+
+    def describe(self) -> str:
+        rate = self.tweets / self.seconds if self.seconds else 0.0
+        line = (f"ingested {self.tweets:,} tweets in {self.pages:,} pages from {len(self.runs)} "
+                f"stream run(s) in {self.seconds:.1f}s ({rate:,.0f} tweets/s); "
+                f"{self.partial_errors:,} partial API error(s) kept in bronze")
+        if self.problems:
+            line += f"; {len(self.problems)} problem(s) skipped, see above"
+        return line
+
+
+def ingest(source: Source, lake: Lake, *, progress: Callable[[str], None] | None = None) -> IngestSummary:
+    """Land every page of every pull of ``source`` in bronze; return what was written."""
+    progress = progress or log.info
+    lake.ensure_bucket()
+    watermarks = WatermarkStore(lake)
+    summary = IngestSummary(source=source.name, run_id=new_run_id())
+    started = time.perf_counter()
+    for pull in source.pulls(watermarks):
+        run = BronzeRun(lake, source=source.name, endpoint=pull.endpoint, stream=pull.stream,
+                        run_key=pull.run_key, ingest_date=pull.ingest_date, run_id=summary.run_id)
+        for page in pull.pages:
+            run.add(page)
+        result = run.commit()
+        if pull.incremental:
+            watermarks.advance(pull.endpoint, pull.stream, result.newest_id, result.run_key)
+        summary.runs.append(result)
+        progress(f"  {pull.endpoint} {pull.stream!r} {result.ingest_date}: {result.pages} pages, "
+                 f"{result.tweets} tweets")
+    summary.problems = [str(p) for p in getattr(source, "problems", [])]
+    summary.seconds = time.perf_counter() - started
+    return summary

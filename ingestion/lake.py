@@ -1,0 +1,162 @@
+"""The lake's storage: one fsspec filesystem for a local folder or an S3 bucket, with atomic writes.
+
+Every read and write of lake files goes through :class:`Lake`, so the same code serves ``./lake`` and
+``s3://bucket/prefix``. Writes are atomic: locally a temporary file in the same folder is renamed over the
+target; on S3 a single PUT either lands whole or not at all. Temporary names start with ``.`` and end
+in ``.tmp`` so no reader's glob (``*.jsonl``, ``*.parquet``) ever matches them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import uuid
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+import fsspec
+
+from ingestion.config import Settings, is_remote
+
+LAYERS = ("bronze", "silver", "gold", "quality", "_state", "_staging")
+
+
+def s3_filesystem(endpoint: str | None = None) -> fsspec.AbstractFileSystem:
+    """An s3fs filesystem; credentials from the standard AWS chain, never from arguments."""
+    import s3fs
+
+    client_kwargs: dict[str, Any] = {}
+    if endpoint:
+        client_kwargs["endpoint_url"] = endpoint
+    # use_listings_cache=False: other processes (dbt, Airflow workers) write the same bucket.
+    return s3fs.S3FileSystem(client_kwargs=client_kwargs, use_listings_cache=False, skip_instance_cache=True)
+
+
+class Lake:
+    """A lake root (``/abs/path`` or ``s3://bucket/prefix``) and the filesystem behind it."""
+
+    def __init__(self, root: str, s3_endpoint: str | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.s3_endpoint = s3_endpoint
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Lake:
+        return cls(settings.lake, settings.s3_endpoint)
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root!r})"
+
+    @property
+    def remote(self) -> bool:
+        return is_remote(self.root)
+
+    @cached_property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        if self.remote:
+            return s3_filesystem(self.s3_endpoint)
+        return fsspec.filesystem("file", auto_mkdir=True)
+
+    def url(self, *parts: str) -> str:
+        """The full URL (or absolute path) of a path inside the lake."""
+        rel = posixpath.join(*parts) if parts else ""
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def _strip(self, url: str) -> str:
+        return self.fs._strip_protocol(url) if self.remote else url
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def write_bytes(self, rel: str, data: bytes) -> str:
+        """Write ``data`` to ``rel`` atomically; returns the full URL."""
+        url = self.url(rel)
+        if self.remote:
+            self.fs.pipe_file(self._strip(url), data)
+            return url
+        folder, name = os.path.split(url)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, url)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return url
+
+    def write_json(self, rel: str, obj: Any) -> str:
+        return self.write_bytes(rel, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+    def put_file(self, local_path: str, rel: str) -> str:
+        """Copy a local file into the lake atomically."""
+        with open(local_path, "rb") as fh:
+            return self.write_bytes(rel, fh.read())
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def read_bytes(self, rel: str) -> bytes:
+        return self.fs.cat_file(self._strip(self.url(rel)))
+
+    def read_json(self, rel: str, default: Any = None) -> Any:
+        try:
+            raw = self.read_bytes(rel)
+        except FileNotFoundError:
+            return default
+        return json.loads(raw)
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.exists(self._strip(self.url(rel)))
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths relative to the root that match ``pattern`` (relative), sorted; temporary files excluded."""
+        base = self._strip(self.root)
+        hits = self.fs.glob(f"{base}/{pattern}")
+        rels = [h[len(base) :].lstrip("/") for h in hits]
+        return sorted(r for r in rels if not posixpath.basename(r).startswith("."))
+
+    def walk_files(self, rel: str) -> Iterator[str]:
+        """Every file below ``rel`` (relative paths)."""
+        base = self._strip(self.root)
+        target = self._strip(self.url(rel))
+        if not self.fs.exists(target):
+            return
+        for path in sorted(self.fs.find(target)):
+            yield path[len(base) :].lstrip("/")
+
+    def size(self, rel: str) -> int:
+        return int(self.fs.size(self._strip(self.url(rel))))
+
+    # -- removing ------------------------------------------------------------------------------------------
+    def remove(self, rels: list[str]) -> None:
+        if rels:
+            self.fs.rm([self._strip(self.url(r)) for r in rels])
+
+    def remove_tree(self, rel: str) -> None:
+        target = self._strip(self.url(rel))
+        if self.fs.exists(target):
+            self.fs.rm(target, recursive=True)
+
+    def ensure_bucket(self) -> None:
+        """Check the lake is reachable (and a local root exists); a clear error otherwise."""
+        if not self.remote:
+            os.makedirs(self.root, exist_ok=True)
+            return
+        bucket = self._strip(self.root).split("/", 1)[0]
+        try:
+            self.fs.ls(bucket, detail=False)
+        except FileNotFoundError as exc:
+            raise LakeError(
+                f"S3 bucket {bucket!r} does not exist (lake {self.root}); create it or fix TWEETLAKE_LAKE"
+            ) from exc
+        except PermissionError as exc:
+            raise LakeError(
+                f"access to S3 bucket {bucket!r} denied: check the AWS credentials in your environment "
+                "or profile (tweetlake never stores keys)"
+            ) from exc
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be read or written; the message says why."""

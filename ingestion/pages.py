@@ -1,0 +1,134 @@
+"""One API response page as it travels from a source to bronze, and the envelope stored with it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Twitter snowflake ids: epoch 2010-11-04T01:42:54.657Z, timestamp in the bits above 22.
+TWITTER_EPOCH_MS = 1288834974657
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def isoformat_z(ts: datetime) -> str:
+    """``2026-11-21T04:30:00.123Z``: the API's own timestamp format."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def snowflake_time(tweet_id: str | int) -> datetime:
+    """When a snowflake id was minted."""
+    ms = (int(tweet_id) >> 22) + TWITTER_EPOCH_MS
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def snowflake_for(ts: datetime, sequence: int = 0) -> int:
+    """The smallest snowflake id minted at ``ts`` (plus a sequence in the low 22 bits)."""
+    ms = int(ts.timestamp() * 1000) - TWITTER_EPOCH_MS
+    return (ms << 22) | (sequence & 0x3FFFFF)
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def stream_key(stream: str) -> str:
+    """A partition-safe name for a query or account: a readable slug plus a hash of the exact text."""
+    slug = _SLUG.sub("-", stream.lower()).strip("-")[:40] or "stream"
+    digest = hashlib.sha1(stream.encode()).hexdigest()[:8]
+    return f"{slug}-{digest}"
+
+
+def compact_json_bytes(raw: bytes) -> bytes:
+    """The same JSON text on one line.
+
+    A literal line break can only stand between tokens in valid JSON (inside strings it must be escaped),
+    so removing CR/LF changes no value: the page stays exactly as received, one page per bronze line.
+    """
+    if b"\n" in raw or b"\r" in raw:
+        raw = raw.replace(b"\r", b"").replace(b"\n", b"")
+    return raw.strip()
+
+
+@dataclass
+class Page:
+    """A response body exactly as received, with what is known about how it was fetched.
+
+    ``body`` holds the raw bytes. ``tweet_count``, ``error_count`` and ``newest_id`` may be given by a
+    source that already knows them (the sample generator); otherwise they are read from the body.
+    """
+
+    body: bytes
+    endpoint: str
+    stream: str
+    request: dict[str, Any] = field(default_factory=dict)
+    http_status: int = 200
+    rate_limit: dict[str, int] | None = None
+    fetched_at: datetime = field(default_factory=utcnow)
+    tweet_count: int | None = None
+    error_count: int | None = None
+    newest_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.body = compact_json_bytes(self.body)
+        if self.tweet_count is None or self.error_count is None or self.newest_id is None:
+            self._inspect()
+
+    def _inspect(self) -> None:
+        try:
+            parsed = json.loads(self.body)
+        except json.JSONDecodeError as exc:
+            raise MalformedPage(f"response body is not JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise MalformedPage(f"response body is a JSON {type(parsed).__name__}, expected an object")
+        data = parsed.get("data") or []
+        if isinstance(data, dict):  # single-object endpoints (user lookup)
+            data = [data]
+        if not isinstance(data, list):
+            raise MalformedPage("response 'data' is neither a list nor an object")
+        errors = parsed.get("errors") or []
+        meta = parsed.get("meta") or {}
+        if self.tweet_count is None:
+            self.tweet_count = len(data)
+        if self.error_count is None:
+            self.error_count = len(errors) if isinstance(errors, list) else 1
+        if self.newest_id is None:
+            newest = meta.get("newest_id") if isinstance(meta, dict) else None
+            ids = [int(t["id"]) for t in data if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+            if ids:
+                newest = str(max(ids + ([int(newest)] if newest and str(newest).isdigit() else [])))
+            self.newest_id = newest or ""
+
+
+class MalformedPage(ValueError):
+    """A page that is not a JSON object; the caller adds where it came from."""
+
+
+def envelope(
+    page: Page, *, source: str, run_id: str, run_key: str, page_number: int
+) -> dict[str, Any]:
+    """What bronze stores beside each page: how, when and by which run it was fetched. No secrets."""
+    return {
+        "source": source,
+        "endpoint": page.endpoint,
+        "stream": page.stream,
+        "stream_key": stream_key(page.stream),
+        "request": page.request,
+        "fetched_at": isoformat_z(page.fetched_at),
+        "http_status": page.http_status,
+        "rate_limit": page.rate_limit,
+        "page_number": page_number,
+        "run_id": run_id,
+        "run_key": run_key,
+    }
+
+
+def bronze_line(env: dict[str, Any], body: bytes) -> bytes:
+    """One bronze record: ``{"envelope": {...}, "response": <the body, byte for byte>}``."""
+    head = json.dumps(env, separators=(",", ":"), ensure_ascii=False).encode()
+    return b'{"envelope":' + head + b',"response":' + body + b"}\n"
