@@ -1,0 +1,1 @@
+"""Data quality for tweetlake: Great Expectations suites (``suites/*.json``) and the code that runs them."""

@@ -141,7 +141,9 @@ class BronzeRun:
         self.lake.remove(stale)
         s.replaced = stale
         s.finished_at = isoformat_z(utcnow())
-        journal = posixpath.join("_state", "runs", self.prefix.removeprefix(BRONZE + "/"), f"{s.run_key}.json")
+        journal = posixpath.join(
+            "_state", "runs", self.prefix.removeprefix(BRONZE + "/"), f"{s.run_key}.json"
+        )
         self.lake.write_json(journal, s.to_dict())
         self._committed = True
         return s

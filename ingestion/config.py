@@ -147,9 +147,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     queries = split_list(env.get("TWEETLAKE_QUERIES", "")) if "TWEETLAKE_QUERIES" in env else DEFAULT_QUERIES
     if "TWEETLAKE_ACCOUNTS" in env:
-        accounts = tuple(
-            a.lstrip("@") for a in split_list(env["TWEETLAKE_ACCOUNTS"].replace(",", ";"))
-        )
+        accounts = tuple(a.lstrip("@") for a in split_list(env["TWEETLAKE_ACCOUNTS"].replace(",", ";")))
     else:
         accounts = DEFAULT_ACCOUNTS
     return Settings(

@@ -27,8 +27,7 @@ def register_lake_filesystem(conn: Any, lake: str, s3_endpoint: str | None) -> N
     if is_remote(lake):
         conn.register_filesystem(s3_filesystem(s3_endpoint or None))
     try:
-        conn.create_function("tweetlake_prepare", prepare_location, ["VARCHAR"], "VARCHAR",
-                             side_effects=True)
+        conn.create_function("tweetlake_prepare", prepare_location, ["VARCHAR"], "VARCHAR", side_effects=True)
     except Exception as exc:  # already registered on this connection
         if "already exists" not in str(exc):
             raise

@@ -42,7 +42,12 @@ class WatermarkStore:
         mark = Watermark(str(newest_id), isoformat_z(utcnow()), run_key)
         self.lake.write_json(
             self._rel(endpoint, stream),
-            {"endpoint": endpoint, "stream": stream, "since_id": mark.since_id,
-             "updated_at": mark.updated_at, "run_key": mark.run_key},
+            {
+                "endpoint": endpoint,
+                "stream": stream,
+                "since_id": mark.since_id,
+                "updated_at": mark.updated_at,
+                "run_key": mark.run_key,
+            },
         )
         return mark

@@ -1,0 +1,147 @@
+"""The steps of a lake refresh, shared by the CLI and the Airflow DAG: ingest, build, validate, publish.
+
+Each function takes :class:`~ingestion.config.Settings`, does one step, and returns a summary; failures
+raise exceptions whose messages say what failed, where, and what to do. Nothing here imports Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ingestion.bronze import new_run_id
+from ingestion.build import BuildSummary, build
+from ingestion.config import Settings
+from ingestion.ingest import IngestSummary, ingest
+from ingestion.lake import Lake
+from ingestion.publish import STAGING_GOLD, PublishSummary, publish
+from ingestion.sources import make_source
+from ingestion.workdir import lake_lock
+
+if TYPE_CHECKING:
+    from expectations.validate import ValidationReport
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+def run_ingest(
+    settings: Settings, source: str = "sample", *, progress: Progress | None = None, **options: Any
+) -> IngestSummary:
+    """Pull pages from ``source`` into the lake's bronze layer."""
+    lake = Lake.from_settings(settings)
+    return ingest(make_source(source, settings, **options), lake, progress=progress)
+
+
+def run_build(
+    settings: Settings,
+    *,
+    select: str | None = None,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> BuildSummary:
+    """dbt build of silver and gold (gold into staging, for validation before publish)."""
+    lake = Lake.from_settings(settings)
+    lake.ensure_bucket()
+    with lake_lock(settings.lake, wait=5):
+        return build(
+            settings,
+            select=select,
+            full_refresh=full_refresh,
+            gold_root=lake.url(STAGING_GOLD),
+            progress=progress,
+        )
+
+
+def run_validate(
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    layers: tuple[str, ...] = ("silver", "gold"),
+    progress: Progress | None = None,
+    gate: bool = True,
+) -> ValidationReport:
+    """Validate silver and staged gold; raise ``QualityGateFailed`` (results kept) if any suite fails."""
+    from expectations.validate import gate as quality_gate
+    from expectations.validate import validate
+
+    lake = Lake.from_settings(settings)
+    report = validate(
+        lake,
+        run_id=run_id or new_run_id(),
+        layers=layers,
+        gold_root=lake.url(STAGING_GOLD),
+        progress=progress,
+    )
+    if gate:
+        quality_gate(report)
+    return report
+
+
+def run_publish(settings: Settings, *, run_id: str | None = None) -> PublishSummary:
+    """Promote staged gold to ``<lake>/gold`` (Parquet and CSV). Call only after validation passed."""
+    lake = Lake.from_settings(settings)
+    with lake_lock(settings.lake, wait=5):
+        return publish(lake, run_id=run_id or new_run_id())
+
+
+@dataclass
+class RefreshSummary:
+    run_id: str
+    ingest: IngestSummary | None = None
+    build: BuildSummary | None = None
+    validation: Any = None
+    publish: PublishSummary | None = None
+    tables: dict[str, int] = field(default_factory=dict)
+
+
+def refresh(
+    settings: Settings,
+    *,
+    source: str = "sample",
+    source_options: dict[str, Any] | None = None,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> RefreshSummary:
+    """Ingest, build, validate, publish, in order; the first failure stops the run and is raised."""
+    say = progress or log.info
+    summary = RefreshSummary(run_id=new_run_id())
+    say(f"[1/4] ingest from {source} into {settings.lake}/bronze")
+    summary.ingest = run_ingest(settings, source, progress=say, **(source_options or {}))
+    say(summary.ingest.describe())
+    say("[2/4] build silver and gold with dbt")
+    summary.build = run_build(settings, full_refresh=full_refresh, progress=None)
+    say(summary.build.describe())
+    say("[3/4] validate with Great Expectations")
+    summary.validation = run_validate(settings, run_id=summary.run_id, progress=say)
+    say(summary.validation.describe())
+    say("[4/4] publish gold")
+    summary.publish = run_publish(settings, run_id=summary.run_id)
+    say(summary.publish.describe())
+    summary.tables = table_counts(settings)
+    return summary
+
+
+def table_counts(settings: Settings) -> dict[str, int]:
+    """Row counts of every silver and published gold table (``silver/tweets``, ``gold/tweets_export``)."""
+    import duckdb
+
+    from ingestion.duckdb_plugin import register_lake_filesystem
+
+    lake = Lake.from_settings(settings)
+    con = duckdb.connect()
+    register_lake_filesystem(con, settings.lake, settings.s3_endpoint)
+    counts: dict[str, int] = {}
+    for rel in lake.glob("silver/*"):
+        if lake.glob(f"{rel}/*.parquet") or lake.glob(f"{rel}/**/*.parquet"):
+            counts[rel] = con.execute(
+                f"select count(*) from read_parquet('{lake.url(rel)}/**/*.parquet')"
+            ).fetchone()[0]
+    for rel in lake.glob("gold/*.parquet"):
+        counts[rel[: -len(".parquet")]] = con.execute(
+            f"select count(*) from read_parquet('{lake.url(rel)}')"
+        ).fetchone()[0]
+    con.close()
+    return counts
