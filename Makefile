@@ -12,7 +12,7 @@ export UV_PYTHON := $(shell command -v $(PYTHON) 2>/dev/null || command -v pytho
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint format airflow clean help
+.PHONY: install demo test lint format bench airflow clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ lint: install  ## ruff
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench: install  ## benchmarks: SIZES="100k 1M" (add --allow-10m via BENCH_ARGS for 10M)
+	$(BIN)/python -m benchmarks.run $(foreach s,$(or $(SIZES),100k 1M),--size $(s)) $(BENCH_ARGS)
 
 clean:  ## remove the demo lake and local work files (not the venv)
 	rm -rf lake .tweetlake/lake-* dbt_project/target dbt_project/logs

@@ -1,0 +1,1 @@
+"""Benchmarks: speed, memory and scale of a lake refresh, against the floor and the pandas baseline."""

@@ -1,0 +1,232 @@
+"""The benchmark runner: one command, one run, every number measured on the same bronze.
+
+    .venv/bin/python -m benchmarks.run --size 100k --size 1M       # or: make bench SIZES="100k 1M"
+    .venv/bin/python -m benchmarks.run --size 10M --allow-10m      # 10M is behind a flag (~1 h, ~20 GB disk)
+
+For each size N it generates N tweets over 30 days with the sample source into a fresh lake, then times, each
+step in its own child process (wall, CPU, peak RSS of the process tree): ingest to bronze; the floor (DuckDB's
+raw parse of the same bronze); the full build (silver + gold, with sentiment's share read from dbt's own
+timings); validation; the pandas baseline; and an incremental refresh after one more day (~1/30 of the lake).
+It writes ``benchmarks/results/<size>.json`` and ``.md`` and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from benchmarks.measure import Measurement, run_measured
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = ROOT / "benchmarks" / "work"
+BIN = Path(sys.executable).parent
+DAYS = 30
+END = date(2026, 10, 31)
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().lower().replace("_", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1], 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
+
+
+def label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1_000}k" if n % 1_000 == 0 else str(n)
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def dbt_model_timings(work_dir: Path) -> dict[str, float]:
+    """Per-model execution seconds from the last dbt invocation's run_results.json."""
+    found = sorted(work_dir.glob("lake-*/target/run_results.json"))
+    if not found:
+        return {}
+    doc = json.loads(found[-1].read_text())
+    return {
+        r["unique_id"].split(".")[-1]: round(r.get("execution_time", 0.0), 3)
+        for r in doc.get("results", [])
+        if r["unique_id"].startswith("model.")
+    }
+
+
+def sentiment_seconds(timings: dict[str, float]) -> float:
+    return sum(sec for name, sec in timings.items() if "sentiment" in name and "daily" not in name)
+
+
+def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict[str, Any]:
+    lake = work / f"lake-{label(n)}"
+    state = work / f"state-{label(n)}"
+    for path in (lake, state):
+        shutil.rmtree(path, ignore_errors=True)
+    state.mkdir(parents=True)
+    log = str(work / f"run-{label(n)}.log")
+    env = {
+        **os.environ,
+        "TWEETLAKE_WORK_DIR": str(state),
+        "TWEETLAKE_LAKE": str(lake),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+    tl = str(BIN / "tweetlake")
+    py = sys.executable
+    steps: dict[str, Measurement] = {}
+
+    def step(name: str, cmd: list[str], tweets: int | None = None) -> Measurement:
+        print(f"[{label(n)}] {name} ...", flush=True)
+        m = run_measured(name, cmd, env=env, cwd=str(ROOT), tweets=tweets, log_path=log)
+        if m.returncode != 0:
+            raise SystemExit(f"benchmark step {name} failed (exit {m.returncode}); see {log}")
+        print(
+            f"[{label(n)}] {name}: {m.wall_s:.1f}s wall, {m.cpu_s:.1f}s CPU, {m.peak_rss_mb:.0f} MB peak",
+            flush=True,
+        )
+        steps[name] = m
+        return m
+
+    step(
+        "ingest",
+        [tl, "ingest", "--tweets", str(n), "--days", str(DAYS), "--end-date", END.isoformat()],
+        tweets=n,
+    )
+    step("floor", [py, "-m", "benchmarks.floor", str(lake)], tweets=n)
+    step("build_full", [tl, "build", "--full-refresh"], tweets=n)
+    full_timings = dbt_model_timings(state)
+    step("validate", [tl, "validate"], tweets=n)
+    if baseline:
+        step(
+            "baseline_pandas",
+            [py, "-m", "benchmarks.baseline_pandas", str(lake), str(work / "baseline")],
+            tweets=n,
+        )
+    extra = max(1, n // DAYS)
+    step(
+        "ingest_day",
+        [
+            tl,
+            "ingest",
+            "--tweets",
+            str(extra),
+            "--days",
+            "1",
+            "--end-date",
+            (END + timedelta(days=1)).isoformat(),
+        ],
+        tweets=extra,
+    )
+    step("build_incremental", [tl, "build"], tweets=extra)
+    incr_timings = dbt_model_timings(state)
+    step("validate_incremental", [tl, "validate"], tweets=extra)
+
+    sent_full = sentiment_seconds(full_timings)
+    build = steps["build_full"].wall_s
+    build_ex = build - sent_full
+    ratios = {
+        "build_over_floor": round(build / steps["floor"].wall_s, 2),
+        "build_excl_sentiment_over_floor": round(build_ex / steps["floor"].wall_s, 2),
+        "incremental_over_full": round(steps["build_incremental"].wall_s / build, 3),
+        "validation_over_build": round(steps["validate"].wall_s / build, 3),
+    }
+    if baseline:
+        ratios["baseline_over_build_excl_sentiment"] = round(steps["baseline_pandas"].wall_s / build_ex, 2)
+    result = {
+        "size": n,
+        "label": label(n),
+        "days": DAYS,
+        "machine": machine(),
+        "steps": {k: v.to_dict() for k, v in steps.items()},
+        "sentiment_s_in_full_build": round(sent_full, 3),
+        "sentiment_tweets_per_s": round(n / sent_full, 1) if sent_full else None,
+        "dbt_model_seconds_full": full_timings,
+        "dbt_model_seconds_incremental": incr_timings,
+        "ratios": ratios,
+    }
+    if not keep:
+        shutil.rmtree(lake, ignore_errors=True)
+        shutil.rmtree(work / "baseline", ignore_errors=True)
+    return result
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"### {result['label']} tweets ({result['days']} days + 1 incremental day)",
+        "",
+        f"Machine: {m['cores']} cores, {m['memory_gb']} GB, {m['cpu']}; Python {m['python']}, "
+        f"DuckDB {m['duckdb']}.",
+        "",
+        "| step | wall s | CPU s | peak RSS MB | tweets/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, s in result["steps"].items():
+        tps = f"{s['tweets_per_s']:,.0f}" if s.get("tweets_per_s") else ""
+        lines.append(f"| {name} | {s['wall_s']:.2f} | {s['cpu_s']:.2f} | {s['peak_rss_mb']:.0f} | {tps} |")
+    lines += ["", "| ratio | value |", "|---|---:|"]
+    lines += [f"| {k} | {v} |" for k, v in result["ratios"].items()]
+    if result.get("sentiment_tweets_per_s"):
+        lines.append(f"| sentiment tweets/s (in build) | {result['sentiment_tweets_per_s']:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", action="append", help="tweets: 10k, 100k, 1M (repeatable; default 100k and 1M)")
+    p.add_argument("--allow-10m", action="store_true", help="allow sizes of 10M and more")
+    p.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
+    p.add_argument("--keep", action="store_true", help="keep the generated lakes in the work folder")
+    p.add_argument(
+        "--work", type=Path, default=WORK, help=f"scratch folder (default {WORK.relative_to(ROOT)})"
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help=f"where the tables go (default {RESULTS.relative_to(ROOT)})",
+    )
+    args = p.parse_args(argv)
+    sizes = [parse_size(s) for s in (args.size or ["100k", "1M"])]
+    if any(s >= 10_000_000 for s in sizes) and not args.allow_10m:
+        p.error("10M tweets takes about an hour and ~20 GB of disk: pass --allow-10m")
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
+    for n in sizes:
+        # The pandas baseline needs ~3.8 GB per million tweets: skip it where it cannot fit in memory.
+        baseline = not args.no_baseline and n <= 2_000_000
+        result = bench_size(n, baseline=baseline, keep=args.keep, work=args.work)
+        (args.results / f"{result['label']}.json").write_text(json.dumps(result, indent=2) + "\n")
+        table = markdown(result)
+        (args.results / f"{result['label']}.md").write_text(table)
+        print("\n" + table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
