@@ -1,15 +1,42 @@
 """
 ### tweetlake refresh
 
-Keeps the Twitter/X lake fresh: **ingest** API v2 pages into bronze, **build** silver and gold with dbt,
-**validate** with Great Expectations (the quality gate), and **publish** gold only when validation passes
-(write-audit-publish: a failed gate leaves the last good gold in place).
+Keeps the Twitter/X lake fresh, one data interval per run:
 
-The tasks call the same functions as the `tweetlake` CLI (`ingestion.pipeline`).
+1. **streams**: the queries and accounts to ingest (`TWEETLAKE_QUERIES`/`TWEETLAKE_ACCOUNTS`, or the
+   `queries`/`accounts` params of a manual run);
+2. **ingest**, mapped: one task per query and per account lands its API v2 pages in bronze (retried with
+   exponential backoff: 1, 2, 4 min);
+3. **build_silver** (`dbt build --select tag:silver`), then **validate_silver** (Great Expectations);
+4. **build_gold** into staging, then **validate_gold**: together the **quality gate**;
+5. **publish**: staged gold replaces `<lake>/gold` only when both gates passed (write-audit-publish: a failed
+   gate leaves the last good gold in place);
+6. **report**: tweets per stream, rows per table, where the Data Docs are.
 
-* Source: param `source` (`sample` by default, `api` for the real API with the `twitter_default` connection).
-* Lake: `TWEETLAKE_LAKE` (a folder or `s3://bucket/prefix`), S3 credentials from the AWS chain.
-* One run at a time (`max_active_runs=1`): DuckDB allows one writer.
+**The data interval drives the ingest window.** Source `api`: every tweet created in
+`[data_interval_start, data_interval_end)`. Recent search reaches 7 days back, so an interval older than that
+fails at once with a clear message (no retry); a backfill (`airflow backfill create --dag-id tweetlake_refresh
+--from-date ... --to-date ...`) can fill the last 7 days. Source `sample`: the generated day is the interval's
+date, so the same interval always gives the same pages. A manual run without a logical date has no interval:
+the API source then pulls incrementally from its `since_id` watermarks. Rerunning an interval replaces its
+bronze pages instead of duplicating them.
+
+**Failures.** A quality failure (a Great Expectations gate or a dbt test) or a configuration error fails the
+task at once, without retries: they are not transient. Every failed task alerts through
+`on_failure_callback`: a log record, and a Slack-compatible webhook when the connection `tweetlake_alerts`
+exists.
+
+**One writer.** DuckDB allows one writer per lake: `max_active_runs=1`, and the build, validate and publish
+tasks share the pool `tweetlake_lake` (1 slot), which also holds with several workers or schedulers.
+
+**Settings.** Lake: `TWEETLAKE_LAKE` (a folder or `s3://bucket/prefix`); S3 credentials from connection
+`aws_default` or the AWS chain; bearer token from connection `twitter_default`. Schedule: `TWEETLAKE_SCHEDULE`
+(default `@hourly`, `none` for manual only); source of scheduled runs: `TWEETLAKE_SOURCE` (default `sample`).
+Catchup is off: a paused or new deployment runs only the latest interval; use a backfill for the past.
+
+**Assets** (`tweetlake_bronze`, `tweetlake_silver`, `tweetlake_gold`, URIs under the lake root): bronze after
+each stream's ingest, silver when it passed its gate, gold when it was published. Schedule a DAG on
+`tweetlake_gold` to run after every publish (see `tweetlake_gold_consumer`).
 """
 
 from __future__ import annotations
@@ -17,68 +44,121 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, chain, dag, get_current_context, task
+from tweetlake_airflow import refresh as steps
 from tweetlake_airflow.alerts import alert_on_failure
-from tweetlake_airflow.settings import airflow_settings
+from tweetlake_airflow.assets import lake_assets
+
+LAKE = lake_assets()
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
-    "retries": 0,
+    # Build, validate and publish are idempotent: one retry covers a passing S3 or lock hiccup. Quality and
+    # configuration failures raise AirflowFailException, which skips the retries.
+    "retries": 1,
+    "retry_delay": timedelta(minutes=2),
     "on_failure_callback": alert_on_failure,
 }
 
 
 @dag(
     dag_id="tweetlake_refresh",
-    schedule="@hourly",
+    schedule=steps.schedule_from_env(),
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    max_active_tasks=4,
     default_args=DEFAULT_ARGS,
     dagrun_timeout=timedelta(hours=2),
     tags=["tweetlake"],
     doc_md=__doc__,
     params={
-        "source": Param("sample", enum=["sample", "api"], description="where tweets come from"),
-        "full_refresh": Param(False, type="boolean", description="rebuild incremental models"),
-        "sample_tweets": Param(3000, type="integer", minimum=0, description="sample source: tweets"),
+        "source": Param(
+            steps.default_source(),
+            enum=list(steps.SOURCES),
+            description="where tweets come from: sample (generated), api (twitter_default), replay (a file)",
+        ),
+        "full_refresh": Param(False, type="boolean", description="rebuild incremental models from bronze"),
+        "queries": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string"},
+            description="only these search queries (unset: TWEETLAKE_QUERIES)",
+        ),
+        "accounts": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string"},
+            description="only these accounts, without @ (unset: TWEETLAKE_ACCOUNTS)",
+        ),
+        "sample_tweets": Param(3000, type="integer", minimum=0, description="sample: tweets per run"),
+        "sample_days": Param(
+            1,
+            type="integer",
+            minimum=1,
+            maximum=31,
+            description="sample: days up to the interval",
+        ),
+        "sample_seed": Param(42, type="integer", description="sample: random seed"),
+        "replay_path": Param(None, type=["null", "string"], description="replay: a recorded file or folder"),
     },
 )
 def tweetlake_refresh() -> None:
-    @task(retries=3, retry_delay=timedelta(minutes=1), retry_exponential_backoff=True)
-    def ingest(params: dict | None = None) -> dict:
-        from ingestion.pipeline import run_ingest
+    @task(retries=0)
+    def streams(params: dict | None = None) -> list[dict]:
+        return steps.plan_streams(params)
 
-        options = {"tweets": params["sample_tweets"]} if params["source"] == "sample" else {}
-        summary = run_ingest(airflow_settings(params["source"]), params["source"], **options)
-        return {"pages": summary.pages, "tweets": summary.tweets}
+    @task(
+        retries=3,
+        retry_delay=timedelta(minutes=1),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(minutes=15),
+        max_active_tis_per_dagrun=4,
+        map_index_template="{{ stream_label }}",
+        outlets=[LAKE.bronze],
+    )
+    def ingest(
+        stream: dict,
+        params: dict | None = None,
+        data_interval_start=None,
+        data_interval_end=None,
+        dag_run=None,
+    ) -> dict:
+        get_current_context()["stream_label"] = steps.stream_label(stream)
+        interval = steps.Interval.from_context(data_interval_start, data_interval_end, dag_run)
+        return steps.ingest_stream(stream, params, interval)
+
+    @task(pool=steps.POOL)
+    def build_silver(params: dict | None = None) -> dict:
+        return steps.build_layer("silver", params)
+
+    @task(pool=steps.POOL, outlets=[LAKE.silver])
+    def validate_silver(run_id: str | None = None, params: dict | None = None) -> dict:
+        return steps.validate_layer("silver", params, run_id)
+
+    @task(pool=steps.POOL)
+    def build_gold(params: dict | None = None) -> dict:
+        return steps.build_layer("gold", params)
+
+    @task(pool=steps.POOL)
+    def validate_gold(run_id: str | None = None, params: dict | None = None) -> dict:
+        return steps.validate_layer("gold", params, run_id)
+
+    @task(pool=steps.POOL, outlets=[LAKE.gold])
+    def publish(run_id: str | None = None, params: dict | None = None, outlet_events=None) -> dict:
+        tables = steps.publish_gold(params, run_id)
+        outlet_events[LAKE.gold].extra = {"run_id": run_id, "tables": tables}
+        return tables
 
     @task
-    def build(_ingested: dict, params: dict | None = None) -> None:
-        from ingestion.pipeline import run_build
+    def report(ingested: list, published: dict, validated: dict, params: dict | None = None) -> dict:
+        return steps.report(ingested, published, validated, params)
 
-        run_build(airflow_settings(params["source"]), full_refresh=params["full_refresh"])
-
-    @task
-    def validate(run_id: str | None = None, params: dict | None = None) -> str:
-        from ingestion.pipeline import run_validate
-
-        return run_validate(airflow_settings(params["source"]), run_id=_safe(run_id)).docs_path
-
-    @task
-    def publish(report: str, run_id: str | None = None, params: dict | None = None) -> dict:
-        from ingestion.pipeline import run_publish
-
-        return run_publish(airflow_settings(params["source"]), run_id=_safe(run_id)).tables
-
-    built = build(ingest())
-    report = validate()
-    built >> report
-    publish(report)
-
-
-def _safe(run_id: str | None) -> str | None:
-    return run_id.replace(":", "").replace("+", "") if run_id else None
+    ingested = ingest.expand(stream=streams())
+    gold_checked = validate_gold()
+    published = publish()
+    chain(ingested, build_silver(), validate_silver(), build_gold(), gold_checked, published)
+    report(ingested, published, gold_checked)
 
 
 tweetlake_refresh()

@@ -119,9 +119,12 @@ def parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser(
         "report",
-        help="where the data-quality report is",
-        description="Print the path of the data-quality report.",
+        help="where the data-quality report is (or serve it)",
+        description="Print the path of the data-quality report (<lake>/quality/index.html: every run, "
+        "linked to the Great Expectations pages); --serve serves it on 127.0.0.1.",
     )
+    rep.add_argument("--serve", action="store_true", help="serve the report on http://127.0.0.1:<port>/")
+    rep.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000; 0: any free)")
     _lake_option(rep)
     return p
 
@@ -153,7 +156,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         layers = tuple(args.layer) if args.layer else ("silver", "gold")
         report = pipeline.run_validate(settings, layers=layers, progress=say)
         print(report.describe())
-        print(f"report: {report.docs_path}")
+        print(f"report: {report.index_path}")
     elif args.command == "publish":
         print(pipeline.run_publish(settings).describe())
     elif args.command == "refresh":
@@ -168,16 +171,19 @@ def run(argv: Sequence[str] | None = None) -> int:
         width = max((len(t) for t in summary.tables), default=10)
         for table, rows in summary.tables.items():
             print(f"  {table:<{width}}  {rows:>10,} rows")
-        print(f"quality report: {summary.validation.docs_path}")
+        print(f"quality report: {summary.validation.index_path}")
     elif args.command == "report":
+        from expectations.report import INDEX, serve
         from ingestion.lake import Lake
 
         lake = Lake.from_settings(settings)
-        path = lake.url("quality", "docs", "index.html")
-        if not lake.exists("quality/docs/index.html"):
+        path = lake.url(INDEX)
+        if not lake.exists(INDEX):
             say(f"no report yet at {path}: run `tweetlake validate` or `tweetlake refresh` first")
             return EXIT_FAILED
-        print(path)
+        print(path, flush=True)
+        if args.serve:
+            serve(lake, args.port, say=say)
     return 0
 
 

@@ -62,10 +62,18 @@ def run_validate(
     layers: tuple[str, ...] = ("silver", "gold"),
     progress: Progress | None = None,
     gate: bool = True,
+    as_of: Any = None,
+    max_age_hours: float | None = None,
+    full: bool | None = None,
 ) -> ValidationReport:
-    """Validate silver and staged gold; raise ``QualityGateFailed`` (results kept) if any suite fails."""
+    """Validate silver and staged gold; raise ``QualityGateFailed`` (results kept) if any suite fails.
+
+    ``as_of`` (a datetime, ISO string or "now") is the reference time of the "not in the future" and
+    freshness checks, ``max_age_hours`` the freshness limit, ``full`` re-reads every silver file (not only
+    new or changed ones); unset, they come from ``TWEETLAKE_QUALITY_*`` (see :mod:`expectations.validate`).
+    """
+    from expectations.validate import QualityOptions, validate
     from expectations.validate import gate as quality_gate
-    from expectations.validate import validate
 
     lake = Lake.from_settings(settings)
     report = validate(
@@ -74,6 +82,7 @@ def run_validate(
         layers=layers,
         gold_root=lake.url(STAGING_GOLD),
         progress=progress,
+        options=QualityOptions.from_env(as_of=as_of, max_age=max_age_hours, full=full),
     )
     if gate:
         quality_gate(report)

@@ -57,7 +57,7 @@ def moto_server() -> Iterator[str]:
         try:
             requests.get(endpoint, timeout=1)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError("moto server did not start") from None

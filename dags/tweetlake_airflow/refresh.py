@@ -1,0 +1,336 @@
+"""What the refresh DAG's tasks do, as plain functions of the run's params and data interval.
+
+The DAG file only wires these together. Each step calls :mod:`ingestion.pipeline` (the same code as the
+``tweetlake`` CLI) and turns failures into the right Airflow outcome:
+
+- a quality failure (Great Expectations gate, a failing dbt test) or a configuration error (no token, a window
+  older than the API's 7 days) raises ``AirflowFailException``: retrying cannot help, so it fails at once;
+- anything else (network, rate limits, S3) raises as is, and the task's retries apply.
+
+Heavy imports (dbt, DuckDB, Great Expectations) happen inside the functions, never at DAG parse time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from airflow.sdk import CronDataIntervalTimetable
+from airflow.sdk.exceptions import AirflowFailException
+
+from ingestion.config import ConfigError, Settings
+from tweetlake_airflow.settings import airflow_settings
+
+log = logging.getLogger("tweetlake.airflow")
+
+SOURCES = ("sample", "api", "replay")
+POOL = os.environ.get("TWEETLAKE_POOL", "tweetlake_lake")
+DEFAULT_SCHEDULE = "@hourly"
+
+
+# -- parse-time configuration (environment only: no DB access at import) ------------------------------------
+def schedule_from_env(env: Mapping[str, str] | None = None) -> CronDataIntervalTimetable | None:
+    """``TWEETLAKE_SCHEDULE``: a cron expression or preset (default ``@hourly``); ``none`` for manual only.
+
+    A *data interval* timetable (UTC): each run covers ``[previous tick, tick)`` and starts at its end. (A
+    bare cron string would give Airflow 3's ``CronTriggerTimetable``, whose runs have no interval to ingest.)
+    """
+    env = os.environ if env is None else env
+    raw = (env.get("TWEETLAKE_SCHEDULE") or DEFAULT_SCHEDULE).strip()
+    if raw.lower() in ("none", "manual", "off"):
+        return None
+    return CronDataIntervalTimetable(raw, timezone="UTC")
+
+
+def default_source(env: Mapping[str, str] | None = None) -> str:
+    """``TWEETLAKE_SOURCE``: the source of scheduled runs, ``sample`` (default) or ``api``."""
+    env = os.environ if env is None else env
+    source = (env.get("TWEETLAKE_SOURCE") or "sample").strip()
+    if source not in SOURCES:
+        raise ConfigError(f"TWEETLAKE_SOURCE={source!r}: choose one of {', '.join(SOURCES)}")
+    return source
+
+
+# -- the run's inputs ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Interval:
+    """The run's data interval; ``start``/``end`` are None for a run without one (a manual run of an
+    unscheduled DAG, or one without a logical date). ``run_after``: the logical date, else when it was due."""
+
+    start: datetime | None
+    end: datetime | None
+    run_after: datetime
+
+    @classmethod
+    def from_context(
+        cls,
+        data_interval_start: datetime | None,
+        data_interval_end: datetime | None,
+        dag_run: Any = None,
+    ) -> Interval:
+        run_after = getattr(dag_run, "logical_date", None) or getattr(dag_run, "run_after", None)
+        start, end = _utc(data_interval_start), _utc(data_interval_end)
+        if start is not None and start == end:  # a point in time (a manual run of an unscheduled DAG)
+            start = end = None
+        return cls(start, end, _utc(run_after) or datetime.now(UTC))
+
+    @property
+    def day(self) -> date:
+        """The day the interval covers (its start's date): the sample source's ``end_date``."""
+        return (self.start or self.run_after).date()
+
+    def describe(self) -> str:
+        if self.start and self.end:
+            return f"{self.start.isoformat()} .. {self.end.isoformat()}"
+        return f"no data interval (manual run after {self.run_after.isoformat()})"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A plain UTC ``datetime`` (Airflow hands out pendulum ones), or None."""
+    return None if value is None else datetime.fromtimestamp(value.timestamp(), UTC)
+
+
+def effective_settings(params: Mapping[str, Any]) -> Settings:
+    """The task's settings with the run's ``queries``/``accounts`` params applied (None: as configured)."""
+    settings = airflow_settings(params.get("source") or "sample")
+    queries = params.get("queries")
+    accounts = params.get("accounts")
+    return settings.with_overrides(
+        queries=tuple(q.strip() for q in queries if q.strip()) if queries is not None else None,
+        accounts=tuple(a.strip().lstrip("@") for a in accounts if a.strip())
+        if accounts is not None
+        else None,
+    )
+
+
+def safe_run_id(run_id: str | None, suffix: str = "") -> str | None:
+    """An Airflow run id usable in a file name (``quality/runs/<id>.json``): no ``:`` or ``+``."""
+    if not run_id:
+        return None
+    safe = "".join(c if c.isalnum() or c in "-_." else "" for c in run_id.replace("+00:00", "Z"))
+    return f"{safe}-{suffix}" if suffix else safe
+
+
+# -- ingest -------------------------------------------------------------------------------------------------
+def plan_streams(params: Mapping[str, Any]) -> list[dict[str, str]]:
+    """One item per ingest task: every query and every account (timeline + mentions); replay: the path."""
+    source = params.get("source") or "sample"
+    if source == "replay":
+        path = params.get("replay_path")
+        if not path:
+            raise AirflowFailException("source 'replay' needs the param replay_path (a file or folder)")
+        return [{"kind": "replay", "name": str(path)}]
+    try:
+        settings = effective_settings(params)
+    except ConfigError as exc:
+        raise AirflowFailException(str(exc)) from None
+    streams = [{"kind": "query", "name": q} for q in settings.queries]
+    streams += [{"kind": "account", "name": a} for a in settings.accounts]
+    if not streams:
+        raise AirflowFailException("nothing to ingest: no queries and no accounts configured or given")
+    return streams
+
+
+def stream_label(stream: Mapping[str, str]) -> str:
+    prefix = {"query": "q", "account": "@", "replay": "replay "}.get(stream["kind"], "")
+    return f"{prefix}{stream['name']}" if prefix != "q" else f"q: {stream['name']}"
+
+
+def source_options(params: Mapping[str, Any], interval: Interval) -> dict[str, Any]:
+    """The source's options for this run; the data interval drives the window (see the DAG's docs)."""
+    source = params.get("source") or "sample"
+    if source == "api":
+        if interval.start and interval.end:
+            return {"start_time": interval.start, "end_time": interval.end}
+        return {}  # a manual run without an interval: incremental from the since_id watermarks
+    if source == "sample":
+        return {
+            "tweets": params.get("sample_tweets"),
+            "days": params.get("sample_days"),
+            "seed": params.get("sample_seed"),
+            "end_date": interval.day,
+        }
+    if source == "replay":
+        return {"path": params.get("replay_path"), "ingest_date": interval.day}
+    raise AirflowFailException(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+
+
+class OnlyStream:
+    """A source restricted to the pulls of one query or account (the other pulls are never fetched)."""
+
+    def __init__(self, source: Any, stream: Mapping[str, str]) -> None:
+        self.source = source
+        self.name = source.name
+        self.kind = stream["kind"]
+        self.stream = stream["name"]
+        self.matched = 0
+
+    @property
+    def problems(self) -> list[Any]:
+        return getattr(self.source, "problems", [])
+
+    def wanted(self, pull: Any) -> bool:
+        if self.kind == "query":
+            return pull.endpoint.startswith("search") and pull.stream == self.stream
+        return not pull.endpoint.startswith("search") and pull.stream.lstrip("@") == self.stream
+
+    def pulls(self, watermarks: Any = None) -> Iterator[Any]:
+        for pull in self.source.pulls(watermarks):
+            if self.wanted(pull):
+                self.matched += 1
+                yield pull
+
+
+def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval: Interval) -> dict[str, Any]:
+    """Ingest one stream of the run into bronze; return a small summary (the task's XCom)."""
+    from ingestion.ingest import ingest
+    from ingestion.lake import Lake, LakeError
+    from ingestion.sources import make_source
+
+    source = params.get("source") or "sample"
+    options = source_options(params, interval)
+    log.info("ingest %s from %s for %s", stream_label(stream), source, interval.describe())
+    try:
+        settings = effective_settings(params)
+        if stream["kind"] == "replay":
+            pulls = make_source("replay", settings, **options)
+        elif source == "sample":
+            # The whole sample (as `tweetlake refresh` generates it), restricted to this stream: the union of
+            # the mapped tasks is the CLI's bronze for the same day, seed and size, page for page.
+            pulls = OnlyStream(make_source("sample", settings, **options), stream)
+        else:
+            if stream["kind"] == "query":
+                scoped = settings.with_overrides(queries=(stream["name"],), accounts=())
+            else:
+                scoped = settings.with_overrides(queries=(), accounts=(stream["name"],))
+            pulls = make_source(source, scoped, **options)
+        summary = ingest(pulls, Lake.from_settings(settings), progress=log.info)
+    except (ConfigError, LakeError) as exc:
+        raise AirflowFailException(str(exc)) from None
+    if isinstance(pulls, OnlyStream) and not pulls.matched:
+        raise AirflowFailException(
+            f"the {source} source has no stream {stream_label(stream)}: check TWEETLAKE_QUERIES/ACCOUNTS"
+        )
+    log.info("%s", summary.describe())
+    return {
+        "stream": stream_label(stream),
+        "source": source,
+        "pages": summary.pages,
+        "tweets": summary.tweets,
+        "partial_errors": summary.partial_errors,
+        "objects": sum(len(r.objects) for r in summary.runs),
+        "problems": summary.problems[:20],
+    }
+
+
+# -- build, validate, publish -------------------------------------------------------------------------------
+def build_layer(layer: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``dbt build --select tag:<layer>``; a failing dbt test is a quality failure (no retry)."""
+    from ingestion.build import BuildError
+    from ingestion.pipeline import run_build
+
+    settings = effective_settings(params)
+    try:
+        with _environ(DBT_INDIRECT_SELECTION=os.environ.get("DBT_INDIRECT_SELECTION") or "buildable"):
+            summary = run_build(
+                settings,
+                select=f"tag:{layer}",
+                full_refresh=bool(params.get("full_refresh")),
+                progress=log.info,
+            )
+    except BuildError as exc:
+        if "Failure in test" in str(exc):
+            raise AirflowFailException(f"a dbt test failed in {layer}, nothing published:\n{exc}") from None
+        raise
+    log.info("%s", summary.describe())
+    return {"layer": layer, "passed": summary.passed, "errored": summary.errored, "seconds": summary.seconds}
+
+
+@contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set environment variables for the block (dbt reads its flags from ``DBT_*``), then restore them.
+
+    ``DBT_INDIRECT_SELECTION=buildable``: building one layer at a time, a test that spans silver and gold (a
+    relationship from a gold model to a silver one) runs with gold, once both of its models exist, instead of
+    with silver, before its gold model was built.
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def validate_layer(layer: str, params: Mapping[str, Any], run_id: str | None) -> dict[str, Any]:
+    """Great Expectations on ``layer``; a failed gate fails the task at once (it is not transient)."""
+    from expectations.validate import QualityGateFailed
+    from ingestion.pipeline import run_validate
+
+    settings = effective_settings(params)
+    try:
+        report = run_validate(settings, run_id=safe_run_id(run_id, layer), layers=(layer,), progress=log.info)
+    except QualityGateFailed as exc:
+        raise AirflowFailException(str(exc)) from None
+    log.info("%s", report.describe())
+    docs = getattr(report, "index_path", None) or report.docs_path
+    return {"layer": layer, "results": report.results_path, "docs": docs}
+
+
+def publish_gold(params: Mapping[str, Any], run_id: str | None) -> dict[str, int]:
+    from ingestion.pipeline import run_publish
+
+    summary = run_publish(effective_settings(params), run_id=safe_run_id(run_id))
+    log.info("%s", summary.describe())
+    return dict(summary.tables)
+
+
+def report(
+    ingested: list[dict[str, Any]] | Any,
+    published: Mapping[str, int],
+    validated: Mapping[str, Any],
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The run's summary: tweets per stream, rows per table, where the quality report is."""
+    from ingestion.pipeline import table_counts
+
+    settings = effective_settings(params)
+    # The mapped ingest results: index them (iterating probes one past the end, which logs a 404).
+    ingested = [ingested[i] for i in range(len(ingested))] if ingested is not None else []
+    counts = table_counts(settings)
+    lines = [f"tweetlake refresh of {settings.lake}:"]
+    lines += [f"  ingest {i['stream']}: {i['tweets']:,} tweets in {i['pages']:,} pages" for i in ingested]
+    lines += [f"  {table}: {rows:,} rows" for table, rows in sorted(counts.items())]
+    lines.append(f"  quality report: {validated.get('docs')}")
+    log.info("%s", "\n".join(lines))
+    return {
+        "lake": settings.lake,
+        "tweets_ingested": sum(i["tweets"] for i in ingested),
+        "tables": counts,
+        "published": dict(published),
+        "quality_report": validated.get("docs"),
+    }
+
+
+def describe_gold_update(triggering_asset_events: Any = None) -> dict[str, Any]:
+    """For consumers of the gold asset: what the triggering publish reported and what the lake holds now."""
+    from ingestion.lake import Lake
+
+    events = []
+    for asset, asset_events in dict(triggering_asset_events or {}).items():
+        for event in asset_events:
+            extra = dict(getattr(event, "extra", None) or {})
+            events.append({"asset": getattr(asset, "uri", str(asset)), **extra})
+            log.info("gold published by run %s: %s", extra.get("run_id"), extra.get("tables"))
+    published = Lake.from_settings(airflow_settings("sample")).read_json("gold/_published.json", default={})
+    log.info("gold in the lake now: %s", published)
+    return {"events": events, "published": published or {}}

@@ -1,0 +1,193 @@
+"""The data-quality report index, ``<lake>/quality/index.html``: every run over time, written by us.
+
+One self-contained HTML page (inline CSS, no script, no network) built from the run records in
+``<lake>/quality/runs/*.json``: the latest run's tables first (status, rows, expectations met, a link to the
+table's GX Data Docs page), then a table of all runs, newest first (time, run id, suites passed / failed /
+not built, each failure with its expectation, column, count and a few offending values, linked to the GX
+page that shows it). ``tweetlake report --serve`` serves the quality folder on 127.0.0.1 (for an S3 lake,
+from a local copy).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import http.server
+import json
+import os
+import posixpath
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ingestion.lake import Lake
+
+QUALITY = "quality"
+INDEX = "quality/index.html"
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;
+background:#f6f8fa}
+header{background:#24292f;color:#fff;padding:16px 32px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;color:#c9d1d9;font-size:14px}
+main{padding:16px 32px}h2{font-size:18px;margin:24px 0 8px}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:14px}
+th,td{border:1px solid #d0d7de;padding:6px 10px;text-align:left;vertical-align:top}
+th{background:#eaeef2}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.status{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;font-size:12px}
+.passed{background:#dafbe1;color:#116329}.failed{background:#ffebe9;color:#a40e26}
+.notbuilt{background:#eaeef2;color:#57606a}
+ul.failures{margin:0;padding-left:18px}ul.failures li{margin:2px 0}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;background:#eaeef2;padding:0 3px}
+a{color:#0969da}.muted{color:#57606a}
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _status(status: str) -> str:
+    cls = status.replace(" ", "")
+    return f'<span class="status {cls}">{_esc(status)}</span>'
+
+
+def load_runs(lake: Lake) -> list[dict[str, Any]]:
+    """Every run's summary (the ``report`` part of ``quality/runs/<run_id>.json``), newest first."""
+    runs = []
+    for rel in lake.glob("quality/runs/*.json"):
+        doc = lake.read_json(rel, default=None)
+        if doc and isinstance(doc.get("report"), dict):
+            runs.append(doc["report"])
+    runs.sort(key=lambda r: (r.get("started_at", ""), r.get("run_id", "")), reverse=True)
+    return runs
+
+
+def _failure_item(f: dict[str, Any]) -> str:
+    col = f" on <code>{_esc(f['column'])}</code>" if f.get("column") else ""
+    count = ""
+    if f.get("unexpected_count") is not None:
+        total = f" of {f['element_count']:,}" if f.get("element_count") else ""
+        count = f": {f['unexpected_count']:,}{total} unexpected"
+    examples = f.get("examples") or []
+    ex = f"; e.g. <code>{_esc(json.dumps(examples[:5], default=str))}</code>" if examples else ""
+    if f.get("observed") is not None and not examples:
+        ex = f"; observed <code>{_esc(f['observed'])}</code>"
+    err = f"; error: {_esc(f['error'])}" if f.get("error") else ""
+    name = f"<b>{_esc(f['suite'])}</b> {_esc(f['expectation'])}"
+    if f.get("docs_page"):
+        name = f'<a href="{_esc(f["docs_page"])}">{name}</a>'
+    return f"<li>{name}{col}{count}{ex}{err}</li>"
+
+
+def render_index(runs: list[dict[str, Any]]) -> str:
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<title>tweetlake data quality</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<header><h1>tweetlake data quality</h1>",
+        f"<p>{len(runs)} validation run(s) &middot; GX Data Docs: "
+        "<a style='color:#fff' href='docs/index.html'>"
+        "latest run's pages</a></p></header><main>",
+    ]
+    if runs:
+        latest = runs[0]
+        ok = "passed" if latest.get("success") else "failed"
+        parts.append(
+            f"<h2 id='latest'>Latest run {_esc(latest['run_id'])} {_status(ok)}</h2>"
+            f"<p class='muted'>{_esc(latest.get('started_at', ''))}, {latest.get('seconds', 0):.1f}s, "
+            f"reference time {_esc(latest.get('as_of', ''))} ({_esc(latest.get('as_of_source', ''))})</p>"
+        )
+        parts.append(
+            "<table id='suites'><thead><tr><th>table</th><th>status</th><th>rows</th><th>rows read</th>"
+            "<th>expectations met</th><th>notes</th></tr></thead><tbody>"
+        )
+        for s in latest.get("suites", []):
+            name = _esc(s["suite"])
+            if s.get("docs_page"):
+                name = f'<a href="{_esc(s["docs_page"])}">{name}</a>'
+            notes = "; ".join(s.get("skipped") or [])
+            met = f"{s['successful']}/{s['evaluated']}" if s.get("status") != "not built" else ""
+            parts.append(
+                f"<tr><td>{name}</td><td>{_status(s.get('status', 'failed'))}</td>"
+                f"<td class='num'>{s.get('rows', 0):,}</td><td class='num'>{s.get('rows_checked', 0):,}</td>"
+                f"<td class='num'>{met}</td><td>{_esc(notes)}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    parts.append(
+        "<h2 id='runs'>All runs</h2><table id='history'><thead><tr><th>time (UTC)</th><th>run id</th>"
+        "<th>status</th><th>passed</th><th>failed</th><th>not built</th><th>seconds</th><th>failures</th>"
+        "</tr></thead><tbody>"
+    )
+    for r in runs:
+        suites = r.get("suites", [])
+        passed = sum(1 for s in suites if s.get("status", "") == "passed")
+        failed = sum(1 for s in suites if s.get("status", "") == "failed")
+        not_built = sum(1 for s in suites if s.get("status", "") == "not built")
+        fails = r.get("failures", [])
+        items = "".join(_failure_item(f) for f in fails[:20])
+        if len(fails) > 20:
+            items += f"<li>... and {len(fails) - 20} more (see runs/{_esc(r['run_id'])}.json)</li>"
+        parts.append(
+            f"<tr><td>{_esc(r.get('started_at', ''))}</td>"
+            f"<td><a href='runs/{_esc(r['run_id'])}.json'>{_esc(r['run_id'])}</a></td>"
+            f"<td>{_status('passed' if r.get('success') else 'failed')}</td>"
+            f"<td class='num'>{passed}</td><td class='num'>{failed}</td><td class='num'>{not_built}</td>"
+            f"<td class='num'>{r.get('seconds', 0):.1f}</td>"
+            f"<td>{'<ul class=failures>' + items + '</ul>' if items else ''}</td></tr>"
+        )
+    parts.append("</tbody></table></main></body></html>\n")
+    return "".join(parts)
+
+
+def write_index(lake: Lake) -> str:
+    """(Re)write ``<lake>/quality/index.html`` from every run record; returns its URL."""
+    return lake.write_bytes(INDEX, render_index(load_runs(lake)).encode("utf-8"))
+
+
+def local_quality_folder(lake: Lake) -> tuple[str, Callable[[], None]]:
+    """A local folder holding the lake's ``quality/`` (the folder itself, or a download of an S3 one)."""
+    if not lake.remote:
+        return lake.url(QUALITY), lambda: None
+    tmp = tempfile.TemporaryDirectory(prefix="tweetlake-quality-")
+    for rel in lake.walk_files(QUALITY):
+        target = os.path.join(tmp.name, *posixpath.relpath(rel, QUALITY).split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        lake.fs.get(lake._strip(lake.url(rel)), target)
+    return tmp.name, tmp.cleanup
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        pass
+
+
+def make_server(folder: str, port: int = 0, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+    """An HTTP server for ``folder`` on ``host:port`` (0: any free port); call ``serve_forever``."""
+    handler = functools.partial(_QuietHandler, directory=folder)
+    return http.server.ThreadingHTTPServer((host, port), handler)
+
+
+def serve(
+    lake: Lake, port: int = 8000, *, say: Callable[[str], None] = print, ready: threading.Event | None = None
+) -> None:
+    """Serve the lake's quality report on 127.0.0.1 until interrupted."""
+    folder, cleanup = local_quality_folder(lake)
+    try:
+        server = make_server(folder, port)
+        say(
+            f"serving {lake.url(QUALITY)} at http://127.0.0.1:{server.server_address[1]}/index.html "
+            "(Ctrl-C to stop)"
+        )
+        if ready is not None:
+            ready.set()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+    finally:
+        cleanup()
