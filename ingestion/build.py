@@ -115,7 +115,9 @@ def build(
     """``dbt build`` (models and their tests) for the whole project or a selection (``tag:silver``)."""
     args = ["build"]
     if select:
-        args += ["--select", select]
+        # buildable: a test spanning layers (a gold -> silver relationship) runs with the layer that
+        # completes it, not before its model exists.
+        args += ["--select", select, "--indirect-selection", "buildable"]
     if full_refresh:
         args.append("--full-refresh")
     return run_dbt(settings, args, gold_root=gold_root, progress=progress)

@@ -1,7 +1,15 @@
-"""dbt-duckdb plugin: give every DuckDB connection dbt opens the lake's filesystem.
+"""dbt-duckdb plugin: give every DuckDB connection dbt opens the lake's filesystem and SQL helpers.
 
 DuckDB cannot download its ``httpfs`` extension here, and the lake's S3 settings live in one place
 (:mod:`ingestion.config`), so s3:// paths go through the same s3fs filesystem the ingestion uses.
+
+SQL functions registered on every connection (used by the macros in dbt_project/macros):
+
+- ``tweetlake_prepare(location)``: make a local model file's folder (DuckDB's COPY does not);
+- ``tweetlake_ls(glob)``: the files matching a glob in the lake, as a list of {path, size, mtime};
+- ``tweetlake_scratch(location, name)``: a fresh folder to COPY a model's rows into;
+- ``tweetlake_install(scratch, location, mode, batch)``: swap those files into the lake (see
+  :mod:`ingestion.lakefiles`).
 """
 
 from __future__ import annotations
@@ -11,8 +19,11 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from ingestion import lakefiles
 from ingestion.config import is_remote
 from ingestion.lake import s3_filesystem
+
+LS_TYPE = "STRUCT(path VARCHAR, size BIGINT, mtime VARCHAR)[]"
 
 
 def prepare_location(location: str) -> str:
@@ -26,11 +37,26 @@ def register_lake_filesystem(conn: Any, lake: str, s3_endpoint: str | None) -> N
     """Register s3fs on a DuckDB connection when the lake is on S3, and the lake's SQL helpers."""
     if is_remote(lake):
         conn.register_filesystem(s3_filesystem(s3_endpoint or None))
-    try:
-        conn.create_function("tweetlake_prepare", prepare_location, ["VARCHAR"], "VARCHAR", side_effects=True)
-    except Exception as exc:  # already registered on this connection
-        if "already exists" not in str(exc):
-            raise
+    endpoint = s3_endpoint or None
+
+    def ls(pattern: str) -> list[dict[str, Any]]:
+        return lakefiles.list_files(pattern, endpoint)
+
+    def install(scratch: str, location: str, mode: str, batch: str) -> str:
+        return lakefiles.install(scratch, location, mode, batch, endpoint)
+
+    functions: list[tuple[str, Any, list[str], str]] = [
+        ("tweetlake_prepare", prepare_location, ["VARCHAR"], "VARCHAR"),
+        ("tweetlake_ls", ls, ["VARCHAR"], LS_TYPE),
+        ("tweetlake_scratch", lakefiles.scratch_dir, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+        ("tweetlake_install", install, ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+    ]
+    for name, func, params, returns in functions:
+        try:
+            conn.create_function(name, func, params, returns, side_effects=True)
+        except Exception as exc:  # already registered on this connection
+            if "already exists" not in str(exc):
+                raise
 
 
 class Plugin(BasePlugin):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -236,39 +235,18 @@ def build_layer(layer: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
     settings = effective_settings(params)
     try:
-        with _environ(DBT_INDIRECT_SELECTION=os.environ.get("DBT_INDIRECT_SELECTION") or "buildable"):
-            summary = run_build(
-                settings,
-                select=f"tag:{layer}",
-                full_refresh=bool(params.get("full_refresh")),
-                progress=log.info,
-            )
+        summary = run_build(
+            settings,
+            select=f"tag:{layer}",
+            full_refresh=bool(params.get("full_refresh")),
+            progress=log.info,
+        )
     except BuildError as exc:
         if "Failure in test" in str(exc):
             raise AirflowFailException(f"a dbt test failed in {layer}, nothing published:\n{exc}") from None
         raise
     log.info("%s", summary.describe())
     return {"layer": layer, "passed": summary.passed, "errored": summary.errored, "seconds": summary.seconds}
-
-
-@contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    """Set environment variables for the block (dbt reads its flags from ``DBT_*``), then restore them.
-
-    ``DBT_INDIRECT_SELECTION=buildable``: building one layer at a time, a test that spans silver and gold (a
-    relationship from a gold model to a silver one) runs with gold, once both of its models exist, instead of
-    with silver, before its gold model was built.
-    """
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def validate_layer(layer: str, params: Mapping[str, Any], run_id: str | None) -> dict[str, Any]:

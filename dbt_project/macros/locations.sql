@@ -1,8 +1,9 @@
-{#- Where models land in the lake. Silver: <lake>/silver/<table>/. Gold is built aside under gold_root()
-    and published to <lake>/gold/ by `tweetlake publish` once validation passes (write-audit-publish). -#}
+{#- Where models land in the lake. Silver: <lake>/silver/<table>/ (a folder of Parquet, hive-partitioned
+    by `dt` where large). Gold is built aside under gold_root() and published to <lake>/gold/ by
+    `tweetlake publish` once validation passes (write-audit-publish). -#}
 
 {% macro lake_root() -%}
-{{ var('lake', env_var('TWEETLAKE_LAKE', '../lake')) }}
+{{ var('lake', env_var('TWEETLAKE_LAKE', '../lake')) | replace('\\', '/') }}
 {%- endmacro %}
 
 {% macro gold_root() -%}
@@ -10,9 +11,13 @@
 {%- endmacro %}
 
 {% macro silver_location(name) -%}
-{{ lake_root() }}/silver/{{ name }}/{{ name }}.parquet
+{{ lake_root() }}/silver/{{ name }}
 {%- endmacro %}
 
 {% macro gold_location(name) -%}
 {{ gold_root() }}/{{ name }}.parquet
+{%- endmacro %}
+
+{% macro bronze_glob() -%}
+{{ lake_root() }}/bronze/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl
 {%- endmacro %}

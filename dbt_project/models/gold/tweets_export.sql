@@ -1,4 +1,5 @@
 {{ config(location=gold_location('tweets_export')) }}
+{#- The five columns the classic tutorials produce (tweepy/snscrape to a DataFrame), for people migrating. -#}
 
 with tweets as (
 
@@ -9,8 +10,8 @@ with tweets as (
 final as (
 
     select
-        author_id as user_id,
-        text_raw as text,
+        author_username as "user",
+        text,
         like_count,
         retweet_count,
         created_at

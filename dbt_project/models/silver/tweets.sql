@@ -1,36 +1,113 @@
-{{ config(location=silver_location('tweets')) }}
+{{ config(location=silver_location('tweets'), partition_by='dt') }}
+{#- One row per tweet, the latest observation winning. Partitioned by created date (dt): a tweet never
+    changes partition, so an incremental build rewrites only the partitions its new observations touch,
+    merging them with the rows already there. -#}
+-- depends_on: {{ ref('stg_tweets') }}
+-- depends_on: {{ ref('stg_tweet_latest') }}
+{%- set incremental = lake_is_incremental() -%}
+{%- set partitions = distinct_values(ref('stg_tweets'), 'created_date') if incremental else none -%}
+{%- set existing = lake_existing(partitions) if incremental else none %}
 
-with source as (
+with observations as (
 
-    select envelope, unnest(response.data) as tweet
-    from {{ source('bronze', 'pages') }}
+    select * from {{ ref('stg_tweets') }}
+
+),
+
+sentiment as (
+
+    select text_hash, any_value(sentiment_score) as sentiment_score
+    from {{ ref('tweet_sentiment') }}
+    where text_hash in (select text_hash from observations)
+    group by text_hash
+
+),
+
+latest as (
+
+    select observations.*, winners.first_seen_at, winners.last_seen_at
+    from observations
+    inner join {{ ref('stg_tweet_latest') }} as winners
+        on winners.page_id = observations.page_id
+        and winners.position = observations.position
 
 ),
 
 renamed as (
 
     select
-        tweet.id as tweet_id,
-        tweet.text as text_raw,
-        tweet.author_id as author_id,
-        cast(tweet.created_at as timestamptz) as created_at,
-        tweet.lang as lang,
-        coalesce(tweet.public_metrics.like_count, 0) as like_count,
-        coalesce(tweet.public_metrics.retweet_count, 0) as retweet_count,
-        coalesce(tweet.public_metrics.reply_count, 0) as reply_count,
-        coalesce(tweet.public_metrics.quote_count, 0) as quote_count,
-        envelope.stream as stream,
-        cast(envelope.fetched_at as timestamptz) as fetched_at
-    from source
+        latest.tweet_id,
+        latest.text,
+        latest.text_clean,
+        latest.lang,
+        latest.created_at,
+        latest.created_date,
+        latest.author_id,
+        latest.author_username,
+        latest.conversation_id,
+        latest.tweet_type,
+        latest.referenced_tweet_id,
+        latest.in_reply_to_user_id,
+        latest.possibly_sensitive,
+        latest.like_count,
+        latest.retweet_count,
+        latest.reply_count,
+        latest.quote_count,
+        latest.impression_count,
+        latest.bookmark_count,
+        coalesce(sentiment.sentiment_score, 0.0) as sentiment_score,
+        case
+            when coalesce(sentiment.sentiment_score, 0.0) >= 0.05 then 'positive'
+            when coalesce(sentiment.sentiment_score, 0.0) <= -0.05 then 'negative'
+            else 'neutral'
+        end as sentiment_label,
+        latest.source,
+        latest.endpoint,
+        latest.stream,
+        latest.first_seen_at,
+        latest.last_seen_at,
+        latest.bronze_file,
+        latest.text_hash
+    from latest
+    left join sentiment using (text_hash)
 
 ),
 
-latest as (
+{% if existing -%}
+existing as (
 
-    select *
-    from renamed
-    qualify row_number() over (partition by tweet_id order by fetched_at desc) = 1
+    select * exclude (dt) from {{ existing }}
+
+),
+
+merged as (
+
+    select
+        * exclude (is_new),
+        min(first_seen_at) over (partition by tweet_id) as merged_first_seen_at
+    from (
+        select *, true as is_new from renamed
+        union all by name
+        select *, false as is_new from existing
+    )
+    qualify row_number() over (
+        partition by tweet_id order by last_seen_at desc, bronze_file desc, is_new desc
+    ) = 1
+
+),
+
+final as (
+
+    select * exclude (merged_first_seen_at) replace (merged_first_seen_at as first_seen_at)
+    from merged
 
 )
+{%- else -%}
+final as (
 
-select * from latest
+    select * from renamed
+
+)
+{%- endif %}
+
+select *, created_date as dt from final

@@ -1,0 +1,22 @@
+{#- Generic data tests used in the models' .yml files. -#}
+
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as n
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
+
+
+{% test between(model, column_name, min_value, max_value) %}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
+{% endtest %}
+
+
+{% test shares_sum_to_one(model, columns) %}
+select *
+from {{ model }}
+where abs(({{ columns | join(' + ') }}) - 1.0) > 1e-9
+{% endtest %}

@@ -1,0 +1,178 @@
+{#-
+  lake_table: a table whose truth is its Parquet files in the lake, built incrementally by partition.
+
+  Why a custom materialization rather than dbt-duckdb's `external` or `incremental`:
+  - `incremental` keeps its state in the .duckdb file; here the lake is the only truth, so a deleted
+    .duckdb file (or a new machine) must change nothing. Every decision below is taken from the lake's
+    files: is there a table yet (any Parquet under its folder), which partitions exist, which bronze files
+    were processed (silver/bronze_files).
+  - `external` rewrites the whole table on every run (cost grows with the lake) and writes in place.
+
+  How a run writes (see ingestion/lakefiles.py for the file moves):
+  1. the model's SQL runs into a DuckDB table `<model>__batch`. Partitioned models (config partition_by,
+     always the column `dt`) return the COMPLETE new content of every partition they return (new rows
+     merged with the existing rows of those partitions, latest observation winning), and nothing for
+     partitions they leave alone: an insert-overwrite by partition.
+  2. DuckDB COPYs the batch to a scratch folder, one file per partition (`dt=<value>/data_0.parquet`).
+  3. tweetlake_install swaps the files in: each file replaces its predecessor of the same name atomically
+     (rename locally, one PUT on S3), then stale files are deleted. A reader sees each partition either
+     old or new, never half-written, and a key never lives in two partitions, so it never sees duplicates.
+  4. a view `<model>` over the lake's files lets downstream models `ref()` it.
+
+  Modes: partitioned -> `partitions` (incremental) / `overwrite` (first or full-refresh build);
+  unpartitioned -> `table` (the model returns the whole table); `append=true` -> new files only, compacted
+  into one once `compact_after` files pile up; a location ending in .parquet (gold) -> `file`.
+-#}
+
+{% materialization lake_table, adapter='duckdb' %}
+  {%- set location = config.require('location') -%}
+  {%- set partition_by = config.get('partition_by') -%}
+  {%- set append = config.get('append', false) -%}
+  {%- set compact_after = config.get('compact_after', 16) -%}
+  {%- set file_mode = location.endswith('.parquet') -%}
+  {%- set incremental = (not file_mode) and lake_is_incremental() -%}
+  {%- set target_relation = this.incorporate(type='view') -%}
+  {%- set batch_relation = api.Relation.create(
+        database='scratch', schema='main', identifier=this.identifier ~ '__batch', type='table') -%}
+  {%- set existing_relation = load_cached_relation(this) -%}
+  {%- if existing_relation is not none and existing_relation.type != 'view' -%}
+    {{ adapter.drop_relation(existing_relation) }}
+  {%- endif -%}
+
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+  {% call statement('batch') -%}
+    create or replace table {{ batch_relation }} as (
+      {{ sql }}
+    )
+  {%- endcall %}
+  {%- set rows = run_query('select count(*) from ' ~ batch_relation)[0][0] -%}
+
+  {%- if file_mode -%}
+    {%- set mode = 'file' -%}
+  {%- elif append and incremental -%}
+    {%- set files = lake_table_files(location) -%}
+    {%- if files | length >= compact_after -%}
+      {#- compaction: the table becomes one file again -#}
+      {% call statement('compact') -%}
+        insert into {{ batch_relation }} by name select * from read_parquet({{ sql_list(files) }})
+      {%- endcall %}
+      {%- set rows = rows + 1 -%}
+      {%- set mode = 'table' -%}
+    {%- else -%}
+      {%- set mode = 'append' -%}
+    {%- endif -%}
+  {%- elif partition_by -%}
+    {%- set mode = 'partitions' if incremental else 'overwrite' -%}
+  {%- else -%}
+    {%- set mode = 'table' -%}
+  {%- endif -%}
+
+  {#- nothing new: an incremental partition/append write of nothing is a no-op -#}
+  {%- set skip = rows == 0 and mode in ('partitions', 'append') -%}
+  {%- if not skip -%}
+    {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
+    {% call statement('copy') -%}
+      {%- if mode == 'file' %}
+      copy {{ batch_relation }} to '{{ scratch }}/{{ this.identifier }}.parquet' (format parquet)
+      {%- elif partition_by and mode != 'table' and rows > 0 %}
+      copy {{ batch_relation }} to '{{ scratch }}'
+        (format parquet, partition_by ({{ partition_by }}), filename_pattern 'data_{i}', overwrite_or_ignore)
+      {%- elif partition_by and mode != 'table' %}
+      {#- an empty partitioned table still needs a file, so readers see its columns -#}
+      copy (select * exclude ({{ partition_by }}) from {{ batch_relation }})
+        to '{{ scratch }}/{{ partition_by }}=1970-01-01/data_0.parquet' (format parquet)
+      {%- else %}
+      copy {{ batch_relation }} to '{{ scratch }}/data_0.parquet' (format parquet)
+      {%- endif %}
+    {%- endcall %}
+    {%- set installed = run_query(
+          "select tweetlake_install('" ~ scratch ~ "', '" ~ location ~ "', '" ~ mode ~ "', '"
+          ~ invocation_id[:12] ~ "')")[0][0] -%}
+    {{ log(this.identifier ~ ' [' ~ mode ~ ', ' ~ rows ~ ' rows]: ' ~ installed) }}
+  {%- endif -%}
+
+  {#- the batch lives in the in-memory `scratch` database, the view in the .duckdb file: a DuckDB
+      transaction writes to one database only, so commit in between -#}
+  {% call statement('drop_batch') -%}
+    drop table if exists {{ batch_relation }}
+  {%- endcall %}
+  {{ adapter.commit() }}
+  {% call statement('main') -%}
+    create or replace view {{ target_relation }} as
+    select * from {{ lake_read(location, partition_by, file_mode) }}
+  {%- endcall %}
+
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {{ adapter.commit() }}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#- read_parquet(...) over a lake table's files -#}
+{% macro lake_read(location, partition_by=none, file_mode=false) -%}
+  {%- if file_mode -%}
+    read_parquet('{{ location }}')
+  {%- elif partition_by -%}
+    read_parquet('{{ location }}/*/*.parquet', hive_partitioning = true)
+  {%- else -%}
+    read_parquet('{{ location }}/*.parquet', hive_partitioning = false)
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#- paths of the files matching a glob in the lake (local or s3://), sorted -#}
+{% macro lake_ls(pattern) -%}
+  {%- if not execute -%}{{ return([]) }}{%- endif -%}
+  {%- set result = run_query("select f.path from (select unnest(tweetlake_ls('" ~ pattern ~ "')) as f) order by 1") -%}
+  {{ return(result.columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{#- the Parquet files of a lake table (unpartitioned or one level of hive partitions) -#}
+{% macro lake_table_files(location) -%}
+  {{ return(lake_ls(location ~ '/*.parquet') + lake_ls(location ~ '/*/*.parquet')) }}
+{%- endmacro %}
+
+
+{#- true when this model adds to an existing lake table; false on its first build or --full-refresh -#}
+{% macro lake_is_incremental() -%}
+  {%- if not execute or should_full_refresh() -%}{{ return(false) }}{%- endif -%}
+  {{ return(lake_table_files(config.get('location')) | length > 0) }}
+{%- endmacro %}
+
+
+{#- read_parquet over the existing files of this model's table in the given partitions (values of dt),
+    or none when there are none -#}
+{% macro lake_existing(partitions=none) -%}
+  {%- set location = config.get('location') -%}
+  {%- set files = lake_table_files(location) -%}
+  {%- if partitions is not none -%}
+    {%- set wanted = [] -%}
+    {%- for f in files -%}
+      {%- for p in partitions -%}
+        {%- if ('/dt=' ~ p ~ '/') in f -%}{%- do wanted.append(f) -%}{%- endif -%}
+      {%- endfor -%}
+    {%- endfor -%}
+    {%- set files = wanted -%}
+  {%- endif -%}
+  {%- if files | length == 0 -%}{{ return(none) }}{%- endif -%}
+  {{ return("read_parquet(" ~ sql_list(files) ~ ", hive_partitioning = " ~ ('true' if partitions is not none else 'false') ~ ")") }}
+{%- endmacro %}
+
+
+{#- the distinct values of an expression over a relation, as strings (the partitions a batch touches) -#}
+{% macro distinct_values(relation, expression) -%}
+  {#- compile-only commands (docs generate, compile) run without the build's scratch tables -#}
+  {%- if not execute or load_relation(relation) is none -%}{{ return([]) }}{%- endif -%}
+  {%- set result = run_query("select distinct cast(" ~ expression ~ " as varchar) from " ~ relation ~ " where " ~ expression ~ " is not null order by 1") -%}
+  {{ return(result.columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{#- a SQL list literal of strings: ['a', 'b'] -#}
+{% macro sql_list(values) -%}
+  [{%- for v in values -%}'{{ v | replace("'", "''") }}'{{ ', ' if not loop.last }}{%- endfor -%}]
+{%- endmacro %}

@@ -1,0 +1,35 @@
+{{ config(location=gold_location('hashtag_trends_daily')) }}
+{#- Per day and hashtag (lowercased): tweets using it, distinct authors, and their summed engagement. -#}
+
+with hashtags as (
+
+    select tweet_id, tag from {{ ref('hashtags') }}
+
+),
+
+tweets as (
+
+    select
+        tweet_id,
+        created_date,
+        author_id,
+        like_count + retweet_count + reply_count + quote_count as engagement
+    from {{ ref('tweets') }}
+
+),
+
+final as (
+
+    select
+        tweets.created_date as day,
+        hashtags.tag,
+        count(distinct tweets.tweet_id) as tweets,
+        count(distinct tweets.author_id) as authors,
+        sum(tweets.engagement) as engagement
+    from hashtags
+    inner join tweets using (tweet_id)
+    group by tweets.created_date, hashtags.tag
+
+)
+
+select * from final

@@ -1,0 +1,43 @@
+{#- The bronze files this build processes: every file on a full refresh, otherwise the files that
+    silver/bronze_files does not list yet with the same size and modification time (a rewritten file,
+    e.g. a rerun of the same run key, is processed again; every silver merge is idempotent). The state
+    lives in the lake, so a deleted .duckdb file or a new machine changes nothing. -#}
+{%- set processed = [] if should_full_refresh() else lake_table_files(silver_location('bronze_files')) %}
+
+with listing as (
+
+    select unnest(tweetlake_ls('{{ bronze_glob() }}')) as f
+
+),
+
+files as (
+
+    select
+        f.path as path,
+        {{ lake_relative('f.path') }} as bronze_file,
+        f.size as size,
+        f.mtime as mtime
+    from listing
+
+),
+
+processed as (
+
+    {% if processed -%}
+    select bronze_file, size, mtime from read_parquet({{ sql_list(processed) }}, hive_partitioning = true)
+    {%- else -%}
+    select cast(null as varchar) as bronze_file, cast(null as bigint) as size, cast(null as varchar) as mtime
+    where false
+    {%- endif %}
+
+),
+
+new_files as (
+
+    select files.*
+    from files
+    anti join processed using (bronze_file, size, mtime)
+
+)
+
+select * from new_files

@@ -1,0 +1,161 @@
+"""Silver and gold tables in the lake: list their files, and swap new files in without readers noticing.
+
+How a table is written (the dbt materialization ``lake_table`` in dbt_project/macros calls these through
+SQL functions that :mod:`ingestion.duckdb_plugin` registers):
+
+1. DuckDB COPYs the model's rows to a *scratch* folder: inside the lake's own filesystem for a local lake
+   (``<lake>/_staging/_scratch/``, so the final move is a rename), a local temp folder for an S3 lake.
+2. :func:`install` moves each new file to its final name, atomically: ``os.replace`` locally, one PUT (or a
+   completed multipart upload) on S3. Files have fixed names (``data_0.parquet`` in each partition), so a
+   new partition file *replaces* the old one: a reader sees the old partition or the new one, never both and
+   never a half-written file. Every key of a table lives in exactly one partition (a tweet's created date
+   never changes), so uniqueness holds at every instant.
+3. Only then are stale files removed: files of a replaced partition that the new version does not have,
+   and, on an overwrite (full refresh), whole partitions the new version does not have. DuckDB's own
+   partitioned overwrite is not used because it can leave old files behind on S3.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tempfile
+import uuid
+from typing import Any
+
+from ingestion.config import is_remote
+from ingestion.lake import Lake
+
+MODES = ("partitions", "overwrite", "table", "append", "file")
+
+
+def _lake_of(url: str, s3_endpoint: str | None) -> tuple[Any, str]:
+    """The fsspec filesystem for ``url`` and the path it understands."""
+    lake = Lake(url, s3_endpoint)
+    return lake.fs, lake._strip(url.rstrip("/"))
+
+
+def list_files(pattern: str, s3_endpoint: str | None = None) -> list[dict[str, Any]]:
+    """Files matching a glob (``<lake>/bronze/**/*.jsonl``): path (as given: URL or absolute), size, mtime.
+
+    Hidden files (``.name``) and temporary files never match.
+    """
+    remote = is_remote(pattern)
+    fs, stripped = _lake_of(pattern, s3_endpoint)
+    try:
+        hits = fs.glob(stripped, detail=True)
+    except FileNotFoundError:
+        return []
+    out = []
+    prefix = pattern.split("://", 1)[0] + "://" if remote else ""
+    for path, info in sorted(hits.items()):
+        if info.get("type") == "directory" or posixpath.basename(path).startswith("."):
+            continue
+        mtime = info.get("LastModified") or info.get("mtime") or info.get("created") or ""
+        out.append({"path": prefix + path, "size": int(info.get("size") or 0), "mtime": str(mtime)})
+    return out
+
+
+def scratch_dir(location: str, name: str) -> str:
+    """A fresh, empty folder for DuckDB to COPY a model's rows into, on the same filesystem when possible."""
+    token = f"{name}-{uuid.uuid4().hex[:12]}"
+    if not is_remote(location):
+        lake_root = _local_lake_root(location)
+        path = os.path.join(lake_root, "_staging", "_scratch", token)
+    else:
+        path = os.path.join(tempfile.gettempdir(), "tweetlake-scratch", token)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _local_lake_root(location: str) -> str:
+    """``/lake`` for ``/lake/silver/tweets`` or ``/lake/_staging/gold/x.parquet`` (a sibling otherwise)."""
+    parts = os.path.abspath(location).split(os.sep)
+    for marker in ("silver", "_staging", "gold"):
+        if marker in parts:
+            return os.sep.join(parts[: len(parts) - 1 - parts[::-1].index(marker)]) or os.sep
+    return os.path.dirname(os.path.abspath(location))
+
+
+def _put(fs: Any, remote: bool, local: str, target: str) -> None:
+    """Move one local file to ``target`` atomically."""
+    if remote:
+        fs.put_file(local, target)
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.replace(local, target)
+    except OSError:  # another device: copy beside the target, then rename
+        tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{uuid.uuid4().hex[:8]}.tmp")
+        shutil.copyfile(local, tmp)
+        os.replace(tmp, target)
+
+
+def _files_under(fs: Any, path: str) -> list[str]:
+    if not fs.exists(path):
+        return []
+    return [p for p in fs.find(path) if not posixpath.basename(p).startswith(".")]
+
+
+def install(scratch: str, location: str, mode: str, batch: str = "", s3_endpoint: str | None = None) -> str:
+    """Swap the files DuckDB wrote under ``scratch`` into ``location``; returns a one-line summary.
+
+    ``mode``:
+      - ``partitions``: replace the hive partitions present in scratch, leave the others alone;
+      - ``overwrite``: replace every partition, and remove the partitions scratch does not have;
+      - ``table``: ``location`` becomes exactly scratch's files (unpartitioned table);
+      - ``append``: add scratch's files under new names (``part-<batch>-N.parquet``);
+      - ``file``: ``location`` is a file path; scratch holds one file that replaces it.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown install mode {mode!r}; expected one of {MODES}")
+    remote = is_remote(location)
+    fs, target_root = _lake_of(location, s3_endpoint)
+    new: list[str] = []
+    for folder, _dirs, names in os.walk(scratch):
+        new += [os.path.join(folder, n) for n in names if n.endswith(".parquet")]
+    new.sort()
+    if mode == "file":
+        if len(new) != 1:
+            raise RuntimeError(f"expected one file under {scratch} for {location}, found {len(new)}")
+        _put(fs, remote, new[0], target_root)
+        _cleanup(scratch)
+        return f"{location}: 1 file"
+    if mode == "append":
+        batch = batch or uuid.uuid4().hex[:12]
+        for i, local in enumerate(new):
+            _put(fs, remote, local, posixpath.join(target_root, f"part-{batch}-{i}.parquet"))
+        _cleanup(scratch)
+        return f"{location}: appended {len(new)} file(s)"
+    written: set[str] = set()
+    for local in new:
+        rel = os.path.relpath(local, scratch).replace(os.sep, "/")
+        target = posixpath.join(target_root, rel)
+        _put(fs, remote, local, target)
+        written.add(target)
+    # stale files: only after every new file is in place
+    partitions = {posixpath.dirname(p) for p in written}
+    stale: list[str] = []
+    for path in _files_under(fs, target_root):
+        if path in written:
+            continue
+        parent = posixpath.dirname(path)
+        if mode in ("overwrite", "table") or parent in partitions:
+            stale.append(path)
+    if stale:
+        fs.rm(stale)
+    if not remote:
+        _remove_empty_dirs(target_root)
+    _cleanup(scratch)
+    return f"{location}: {len(written)} file(s) in {len(partitions)} partition(s), {len(stale)} stale removed"
+
+
+def _remove_empty_dirs(root: str) -> None:
+    for folder, _dirs, _files in sorted(os.walk(root), key=lambda x: -len(x[0])):
+        if folder != root and not os.listdir(folder):
+            os.rmdir(folder)
+
+
+def _cleanup(scratch: str) -> None:
+    shutil.rmtree(scratch, ignore_errors=True)
