@@ -10,6 +10,7 @@ from typing import Any
 
 from ingestion.bronze import BronzeRun, RunSummary, new_run_id
 from ingestion.lake import Lake
+from ingestion.progress import Reporter
 from ingestion.sources.base import Source
 from ingestion.watermarks import WatermarkStore
 
@@ -36,41 +37,96 @@ class IngestSummary:
     def partial_errors(self) -> int:
         return sum(r.partial_errors for r in self.runs)
 
+    @property
+    def rate_limit_waits(self) -> int:
+        return sum(r.rate_limit_waits for r in self.runs)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source, "run_id": self.run_id, "pages": self.pages, "tweets": self.tweets,
-            "partial_errors": self.partial_errors, "problems": self.problems, "seconds": round(self.seconds, 3),
+            "source": self.source,
+            "run_id": self.run_id,
+            "pages": self.pages,
+            "tweets": self.tweets,
+            "partial_errors": self.partial_errors,
+            "rate_limit_waits": self.rate_limit_waits,
+            "problems": self.problems,
+            "seconds": round(self.seconds, 3),
             "runs": [r.to_dict() for r in self.runs],
         }
 
     def describe(self) -> str:
         rate = self.tweets / self.seconds if self.seconds else 0.0
-        line = (f"ingested {self.tweets:,} tweets in {self.pages:,} pages from {len(self.runs)} "
-                f"stream run(s) in {self.seconds:.1f}s ({rate:,.0f} tweets/s); "
-                f"{self.partial_errors:,} partial API error(s) kept in bronze")
+        line = (
+            f"ingested {self.tweets:,} tweets in {self.pages:,} pages from {len(self.runs)} "
+            f"stream run(s) in {self.seconds:.1f}s ({rate:,.0f} tweets/s); "
+            f"{self.partial_errors:,} partial API error(s) kept in bronze"
+        )
+        if self.rate_limit_waits:
+            line += f"; waited {self.rate_limit_waits} time(s) for a rate-limit window"
         if self.problems:
             line += f"; {len(self.problems)} problem(s) skipped, see above"
         return line
 
 
-def ingest(source: Source, lake: Lake, *, progress: Callable[[str], None] | None = None) -> IngestSummary:
-    """Land every page of every pull of ``source`` in bronze; return what was written."""
+def ingest(
+    source: Source,
+    lake: Lake,
+    *,
+    progress: Callable[[str], None] | None = None,
+    reporter: Reporter | None = None,
+) -> IngestSummary:
+    """Land every page of every pull of ``source`` in bronze; return what was written.
+
+    Progress (pages, tweets, rate-limit waits) goes to ``reporter`` (default: a bar on a terminal, lines
+    through ``progress`` otherwise). If a pull fails, the pages it fetched are still written (whole objects,
+    under its run key) before the error propagates; the run is not committed and its watermark stays, so
+    rerunning replaces those pages instead of duplicating them.
+    """
     progress = progress or log.info
+    reporter = reporter or Reporter(emit=progress, total_tweets=getattr(source, "expected_tweets", None))
     lake.ensure_bucket()
     watermarks = WatermarkStore(lake)
     summary = IngestSummary(source=source.name, run_id=new_run_id())
     started = time.perf_counter()
-    for pull in source.pulls(watermarks):
-        run = BronzeRun(lake, source=source.name, endpoint=pull.endpoint, stream=pull.stream,
-                        run_key=pull.run_key, ingest_date=pull.ingest_date, run_id=summary.run_id)
-        for page in pull.pages:
-            run.add(page)
-        result = run.commit()
-        if pull.incremental:
-            watermarks.advance(pull.endpoint, pull.stream, result.newest_id, result.run_key)
-        summary.runs.append(result)
-        progress(f"  {pull.endpoint} {pull.stream!r} {result.ingest_date}: {result.pages} pages, "
-                 f"{result.tweets} tweets")
+    try:
+        for pull in source.pulls(watermarks):
+            run = BronzeRun(
+                lake,
+                source=source.name,
+                endpoint=pull.endpoint,
+                stream=pull.stream,
+                run_key=pull.run_key,
+                ingest_date=pull.ingest_date,
+                run_id=summary.run_id,
+            )
+            reporter.start_pull(pull.endpoint, pull.stream)
+            pull.on_wait = reporter.waiting
+            try:
+                for page in pull.pages:
+                    run.add(page)
+                    reporter.page(page.tweet_count or 0)
+            except BaseException:
+                _keep_partial(run)
+                raise
+            run.summary.rate_limit_waits = pull.rate_limit_waits
+            result = run.commit()
+            if pull.incremental:
+                watermarks.advance(pull.endpoint, pull.stream, result.newest_id, result.run_key)
+            summary.runs.append(result)
+            reporter.end_pull(
+                f"  {pull.endpoint} {pull.stream!r} {result.ingest_date}: {result.pages} pages, "
+                f"{result.tweets} tweets"
+            )
+    finally:
+        reporter.close()
     summary.problems = [str(p) for p in getattr(source, "problems", [])]
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _keep_partial(run: BronzeRun) -> None:
+    """Write the pages a failed pull did fetch (never committed: the watermark stays where it was)."""
+    try:
+        run._flush()
+    except Exception as exc:  # the original failure matters more
+        log.warning("could not keep the %d page(s) fetched before the failure: %s", len(run._buffer), exc)

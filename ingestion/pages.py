@@ -84,34 +84,39 @@ class Page:
             parsed = json.loads(self.body)
         except json.JSONDecodeError as exc:
             raise MalformedPage(f"response body is not JSON: {exc}") from exc
-        if not isinstance(parsed, dict):
-            raise MalformedPage(f"response body is a JSON {type(parsed).__name__}, expected an object")
-        data = parsed.get("data") or []
-        if isinstance(data, dict):  # single-object endpoints (user lookup)
-            data = [data]
-        if not isinstance(data, list):
-            raise MalformedPage("response 'data' is neither a list nor an object")
-        errors = parsed.get("errors") or []
-        meta = parsed.get("meta") or {}
+        tweets, errors, newest = page_counts(parsed)
         if self.tweet_count is None:
-            self.tweet_count = len(data)
+            self.tweet_count = tweets
         if self.error_count is None:
-            self.error_count = len(errors) if isinstance(errors, list) else 1
+            self.error_count = errors
         if self.newest_id is None:
-            newest = meta.get("newest_id") if isinstance(meta, dict) else None
-            ids = [int(t["id"]) for t in data if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
-            if ids:
-                newest = str(max(ids + ([int(newest)] if newest and str(newest).isdigit() else [])))
-            self.newest_id = newest or ""
+            self.newest_id = newest
+
+
+def page_counts(parsed: Any) -> tuple[int, int, str]:
+    """``(tweets, partial errors, newest id or "")`` of a parsed response body; for sources that parse it
+    anyway (the API, replay) so :class:`Page` need not parse it again."""
+    if not isinstance(parsed, dict):
+        raise MalformedPage(f"response body is a JSON {type(parsed).__name__}, expected an object")
+    data = parsed.get("data") or []
+    if isinstance(data, dict):  # single-object endpoints (user lookup)
+        data = [data]
+    if not isinstance(data, list):
+        raise MalformedPage("response 'data' is neither a list nor an object")
+    errors = parsed.get("errors") or []
+    meta = parsed.get("meta") or {}
+    newest = meta.get("newest_id") if isinstance(meta, dict) else None
+    ids = [int(t["id"]) for t in data if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+    if ids:
+        newest = str(max(ids + ([int(newest)] if newest and str(newest).isdigit() else [])))
+    return len(data), len(errors) if isinstance(errors, list) else 1, str(newest or "")
 
 
 class MalformedPage(ValueError):
     """A page that is not a JSON object; the caller adds where it came from."""
 
 
-def envelope(
-    page: Page, *, source: str, run_id: str, run_key: str, page_number: int
-) -> dict[str, Any]:
+def envelope(page: Page, *, source: str, run_id: str, run_key: str, page_number: int) -> dict[str, Any]:
     """What bronze stores beside each page: how, when and by which run it was fetched. No secrets."""
     return {
         "source": source,

@@ -1,22 +1,58 @@
-"""The Twitter API v2 through ``tweepy``: recent search, user timelines and mentions.
+"""The Twitter API v2 through ``tweepy``: recent search, user timelines and mentions, into bronze.
 
-Foundation version: recent search with ``next_token`` pagination and a ``since_id`` watermark. The
-ingestion issue completes it (timelines, mentions, windows, rate limits, retries, timeouts).
+Endpoints (one bronze ``endpoint=`` partition each):
+
+- ``search_recent``: ``GET /2/tweets/search/recent`` for each query; paginated with ``next_token``.
+  Reaches back 7 days only: a window starting earlier is refused before any request.
+- ``user_tweets``: ``GET /2/users/:id/tweets`` for each account; ``pagination_token``. The API serves only
+  the **3,200 most recent** tweets of a timeline, whatever the window or ``since_id``.
+- ``user_mentions``: ``GET /2/users/:id/mentions`` for each account; ``pagination_token``. Only the **800
+  most recent** mentions are served. Accounts are resolved with ``GET /2/users/by/username/:username``
+  (not landed in bronze: it is not a page of tweets).
+
+Two kinds of run:
+
+- incremental (no window): each (endpoint, query/account) continues from its ``since_id`` watermark;
+  the run key is ``since-<watermark>`` so a crashed run, rerun from the same watermark, replaces its
+  partial pages. The watermark advances only after every page is committed (see :mod:`ingestion.ingest`).
+- windowed (``start_time``/``end_time``, e.g. an Airflow data interval or a backfill): every tweet created
+  in ``[start_time, end_time)``; run key ``window-<start>-<end>``, bronze partition ``ingest_date`` = the
+  window's start date; watermarks are neither used nor moved.
+
+Every page lands as the API sent it (``return_type=requests.Response``: the raw body bytes and headers).
+Rate limits, retries and timeouts: see :mod:`ingestion.http`. tweepy's own ``wait_on_rate_limit`` is off:
+it sleeps without a cap. The bearer token never appears in a log record, an exception or bronze.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import requests
 import tweepy
 
-from ingestion.config import Secret
-from ingestion.pages import Page
+from ingestion.config import ConfigError, Secret
+from ingestion.http import (
+    ApiError,
+    Backoff,
+    RateLimiter,
+    RateLimitError,
+    problem_detail,
+    protect_secret,
+    redact,
+    with_timeout,
+)
+from ingestion.pages import MalformedPage, Page, page_counts, snowflake_time
 from ingestion.sources.base import Pull
 from ingestion.watermarks import WatermarkStore
+
+log = logging.getLogger(__name__)
 
 TWEET_FIELDS = (
     "created_at,author_id,conversation_id,lang,public_metrics,entities,referenced_tweets,"
@@ -25,65 +61,372 @@ TWEET_FIELDS = (
 EXPANSIONS = "author_id,referenced_tweets.id,entities.mentions.username"
 USER_FIELDS = "created_at,username,name,verified,public_metrics,description,location"
 
+SEARCH_HORIZON = timedelta(days=7)
+# The API refuses an end_time less than 10 s before the request; stay clear of it.
+END_TIME_MARGIN = timedelta(seconds=30)
+TIMELINE_LIMITS = {"user_tweets": 3200, "user_mentions": 800}
+TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
-class ApiError(RuntimeError):
-    """The API refused or failed; the message names the likely cause and never the token."""
+__all__ = ["ApiError", "ApiSource", "RateLimitError", "parse_time"]
 
 
-def rate_limit_headers(response: requests.Response) -> dict[str, int] | None:
-    out = {}
-    for key in ("limit", "remaining", "reset"):
-        value = response.headers.get(f"x-rate-limit-{key}")
-        if value is not None and value.isdigit():
-            out[key] = int(value)
-    return out or None
+def parse_time(value: datetime | str | None) -> datetime | None:
+    """A UTC datetime from a datetime or an ISO 8601 string (``2026-11-20T00:00:00Z``, ``2026-11-20``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        ts = value
+    elif isinstance(value, date):
+        ts = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            ts = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ConfigError(f"{value!r} is not an ISO 8601 time such as 2026-11-20T00:00:00Z") from exc
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
+
+
+def api_time(ts: datetime) -> str:
+    """The API's parameter format: second granularity, UTC, ``Z``."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_time(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass
 class ApiSource:
+    """Queries and accounts to pull from the API v2; see the module docstring for what a run does.
+
+    ``session`` replaces the HTTP session tweepy uses (tests mount an adapter that points it at a local
+    fake API); ``sleep`` and ``clock`` let tests run rate-limit waits and backoffs without waiting.
+    """
+
     bearer_token: Secret
     queries: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     timeout: float = 30.0
-    name: str = "api"
+    max_rate_limit_wait: float = 900.0
+    start_time: datetime | str | None = None
+    end_time: datetime | str | None = None
     session: requests.Session | None = None
+    max_results: int = 100
+    retries: int = 5
+    backoff_base: float = 1.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    name: str = "api"
     ingest_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    problems: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.bearer_token, Secret):
+            raise TypeError("bearer_token must be a Secret, so it never shows in a repr or a log line")
+        self.queries = tuple(self.queries)
+        self.accounts = tuple(a.lstrip("@") for a in self.accounts)
+        self.start_time = parse_time(self.start_time)
+        self.end_time = parse_time(self.end_time)
+        if (self.start_time is None) != (self.end_time is None):
+            raise ConfigError(
+                "a window needs both start_time and end_time (or neither, for an incremental "
+                "run from the since_id watermarks)"
+            )
+        if self.start_time and self.end_time and self.start_time >= self.end_time:
+            raise ConfigError(
+                f"window start {api_time(self.start_time)} is not before its end {api_time(self.end_time)}"
+            )
+        if not 10 <= self.max_results <= 100:
+            raise ConfigError("max_results must be between 10 and 100")
+        self.limiter = RateLimiter(self.max_rate_limit_wait, self.clock)
+        self.backoff = Backoff(self.retries, self.backoff_base)
+        self._user_ids: dict[str, str | None] = {}
+
+    @property
+    def windowed(self) -> bool:
+        return self.start_time is not None
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    # -- the client ---------------------------------------------------------------------------------------
     def client(self) -> tweepy.Client:
-        if not self.bearer_token:
-            raise ApiError(
+        token = self.bearer_token.reveal()
+        if not token:
+            raise ConfigError(
                 "no bearer token: set TWITTER_BEARER_TOKEN (or the Airflow connection twitter_default)"
             )
-        client = tweepy.Client(bearer_token=self.bearer_token.reveal(), return_type=requests.Response)
-        if self.session is not None:
-            client.session = self.session
+        protect_secret(token)
+        session = with_timeout(self.session or requests.Session(), self.timeout)
+        # wait_on_rate_limit stays off: tweepy would sleep for any reset time, without a cap.
+        client = tweepy.Client(bearer_token=token, return_type=requests.Response, wait_on_rate_limit=False)
+        client.session = session
         return client
 
+    # -- the pulls ----------------------------------------------------------------------------------------
     def pulls(self, watermarks: WatermarkStore) -> Iterator[Pull]:
         client = self.client()
+        window = self._request_window()
         for query in self.queries:
-            mark = watermarks.get("search_recent", query)
-            key = f"since-{mark.since_id}" if mark.since_id else "since-none"
-            yield Pull("search_recent", query, key, self.ingest_date,
-                       self._search(client, query, mark.since_id), incremental=True)
+            params = {
+                "query": query,
+                "max_results": self.max_results,
+                "tweet.fields": TWEET_FIELDS,
+                "expansions": EXPANSIONS,
+                "user.fields": USER_FIELDS,
+            }
+            pull = self._pull("search_recent", query, watermarks, params, window)
+            fetch = _caller(client.search_recent_tweets)
+            pull.pages = self._paginate(pull, "search_recent", fetch, params, "next_token", {})
+            yield pull
+        for account in self.accounts:
+            for endpoint, method in (
+                ("user_tweets", client.get_users_tweets),
+                ("user_mentions", client.get_users_mentions),
+            ):
+                params = {
+                    "max_results": self.max_results,
+                    "tweet.fields": TWEET_FIELDS,
+                    "expansions": EXPANSIONS,
+                    "user.fields": USER_FIELDS,
+                }
+                pull = self._pull(endpoint, account, watermarks, params, window)
+                pull.pages = self._timeline(client, pull, method, account, params)
+                yield pull
 
-    def _search(self, client: tweepy.Client, query: str, since_id: str | None) -> Iterator[Page]:
-        token = None
+    def _request_window(self) -> tuple[datetime, datetime] | None:
+        """The window as requested: checked against the search horizon, the end kept clear of 'now'."""
+        if not self.windowed:
+            return None
+        assert self.start_time is not None and self.end_time is not None
+        now = self.now()
+        if self.queries and self.start_time < now - SEARCH_HORIZON:
+            raise ConfigError(
+                f"recent search only reaches 7 days back: the window starts {api_time(self.start_time)}, "
+                f"before {api_time(now - SEARCH_HORIZON)}. Older tweets need the full-archive search "
+                "(Pro/Enterprise access), or replay a recorded archive (--source replay)."
+            )
+        end = min(self.end_time, now - END_TIME_MARGIN)
+        if end <= self.start_time:
+            raise ConfigError(
+                f"the window {api_time(self.start_time)} .. {api_time(self.end_time)} has not started yet"
+            )
+        return self.start_time, end
+
+    def _pull(
+        self,
+        endpoint: str,
+        stream: str,
+        watermarks: WatermarkStore,
+        params: dict[str, Any],
+        window: tuple[datetime, datetime] | None,
+    ) -> Pull:
+        if window is not None:
+            assert self.start_time is not None and self.end_time is not None
+            params["start_time"], params["end_time"] = api_time(window[0]), api_time(window[1])
+            key = f"window-{_key_time(self.start_time)}-{_key_time(self.end_time)}"
+            return Pull(endpoint, stream, key, self.start_time.date(), (), incremental=False)
+        mark = watermarks.get(endpoint, stream)
+        pull = Pull(
+            endpoint, stream, f"since-{mark.since_id or 'none'}", self.ingest_date, (), incremental=True
+        )
+        if mark.since_id:
+            horizon = self.now() - SEARCH_HORIZON + timedelta(minutes=1)
+            if endpoint == "search_recent" and snowflake_time(mark.since_id) < horizon:
+                # Recent search refuses a since_id older than 7 days; what lies between is out of reach.
+                params["start_time"] = api_time(horizon)
+                note = (
+                    f"{endpoint} {stream!r}: the watermark {mark.since_id} is older than the 7 days "
+                    f"recent search reaches; pulling from {params['start_time']}. Tweets in between "
+                    "cannot be fetched with recent search."
+                )
+                pull.notes.append(note)
+                log.warning("%s", note)
+            else:
+                params["since_id"] = mark.since_id
+        return pull
+
+    def _timeline(
+        self,
+        client: tweepy.Client,
+        pull: Pull,
+        method: Callable[..., Any],
+        account: str,
+        params: dict[str, Any],
+    ) -> Iterator[Page]:
+        user_id = self._user_id(client, pull, account)
+        if user_id is None:
+            return
+        fetch = _caller(lambda **kw: method(user_id, **kw))
+        yield from self._paginate(
+            pull, pull.endpoint, fetch, params, "pagination_token", {"user_id": user_id, "username": account}
+        )
+
+    def _user_id(self, client: tweepy.Client, pull: Pull, account: str) -> str | None:
+        """The id of ``@account`` (looked up once per source); None, with a problem noted, if unknown."""
+        if account not in self._user_ids:
+            response, doc = self._request(
+                pull, "users_by_username", lambda: client.get_user(username=account)
+            )
+            data = doc.get("data")
+            if isinstance(data, dict) and data.get("id"):
+                self._user_ids[account] = str(data["id"])
+            else:
+                errors = doc.get("errors") or [{}]
+                why = errors[0].get("detail") or errors[0].get("title") or "no such user"
+                self._problem(f"account @{account}: {why} (skipped: no timeline or mentions pulled)")
+                self._user_ids[account] = None
+        return self._user_ids[account]
+
+    def _paginate(
+        self,
+        pull: Pull,
+        endpoint: str,
+        fetch: Callable[[dict[str, Any]], requests.Response],
+        params: dict[str, Any],
+        token_param: str,
+        context: dict[str, Any],
+    ) -> Iterator[Page]:
+        """Every page of one request, following ``meta.next_token`` until it is absent.
+
+        A short page (fewer than ``max_results``) or an empty one does not end the pagination; only a
+        missing ``next_token`` does.
+        """
+        token: str | None = None
+        seen: set[str] = set()
+        tweets = 0
         while True:
-            params = {"query": query, "max_results": 100, "tweet.fields": TWEET_FIELDS,
-                      "expansions": EXPANSIONS, "user.fields": USER_FIELDS}
-            if since_id:
-                params["since_id"] = since_id
+            sent = dict(params)
             if token:
-                params["next_token"] = token
-            kwargs = {k.replace(".", "_"): v for k, v in params.items()}
-            try:
-                response = client.search_recent_tweets(**kwargs)
-            except tweepy.Unauthorized as exc:
-                raise ApiError("401 Unauthorized: the bearer token is invalid or revoked") from exc
-            page = Page(response.content, "search_recent", query, params, http_status=response.status_code,
-                        rate_limit=rate_limit_headers(response))
-            yield page
-            token = response.json().get("meta", {}).get("next_token")
+                sent[token_param] = token
+            response, doc = self._request(pull, endpoint, lambda sent=sent: fetch(sent))
+            count, errors, newest = page_counts(doc)
+            tweets += count
+            yield Page(
+                response.content,
+                endpoint,
+                pull.stream,
+                {**context, **sent},
+                http_status=response.status_code,
+                rate_limit=self.limiter.windows.get(endpoint),
+                tweet_count=count,
+                error_count=errors,
+                newest_id=newest,
+            )
+            meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+            token = meta.get("next_token")
             if not token:
-                return
+                break
+            if token in seen:
+                raise ApiError(
+                    f"{endpoint} {pull.stream!r}: the API sent the same next_token twice "
+                    f"({token}); stopping rather than looping"
+                )
+            seen.add(token)
+        limit = TIMELINE_LIMITS.get(endpoint)
+        if limit and tweets >= limit:
+            note = (
+                f"{endpoint} @{pull.stream}: {tweets} tweets, the most this endpoint serves (the {limit} "
+                "most recent); older ones in the requested range may be missing"
+            )
+            pull.notes.append(note)
+            log.warning("%s", note)
+
+    # -- one request, with rate limits and retries ---------------------------------------------------------
+    def _request(
+        self, pull: Pull, endpoint: str, call: Callable[[], requests.Response]
+    ) -> tuple[requests.Response, dict[str, Any]]:
+        """Call once, waiting out spent rate-limit windows and retrying transient failures."""
+        attempt = 0
+        waited_429 = False
+        secrets = (self.bearer_token.reveal(),)
+        while True:
+            wait = self.limiter.before_request(endpoint)
+            if wait is not None:
+                pull.waiting(wait.seconds, wait.message)
+                self.sleep(wait.seconds)
+            try:
+                response = call()
+            except tweepy.TooManyRequests as exc:
+                wait = self.limiter.after_429(endpoint, exc.response, waited_429)
+                waited_429 = True
+                pull.waiting(wait.seconds, wait.message)
+                self.sleep(wait.seconds)
+                continue
+            except tweepy.TwitterServerError as exc:
+                r = exc.response
+                failure = f"{r.status_code} {r.reason} from {endpoint}: {problem_detail(r)}"
+            except TRANSIENT as exc:
+                failure = f"{type(exc).__name__} calling {endpoint}: {exc}"
+            except tweepy.HTTPException as exc:
+                raise ApiError(redact(self._explain(endpoint, exc.response), secrets)) from None
+            else:
+                self.limiter.update(endpoint, response.headers)
+                try:
+                    doc = json.loads(response.content)
+                    page_counts(doc)
+                    return response, doc
+                except (ValueError, MalformedPage) as exc:
+                    failure = (
+                        f"{response.status_code} from {endpoint} with a body that is not a response "
+                        f"page ({exc})"
+                    )
+            attempt += 1
+            failure = redact(failure, secrets)
+            if attempt > self.backoff.retries:
+                raise ApiError(
+                    f"{failure}; gave up after {attempt} attempts. Nothing after the last "
+                    "committed page was ingested; the watermark is unchanged."
+                )
+            delay = self.backoff.delay(attempt)
+            log.warning("%s; retry %d of %d in %.1fs", failure, attempt, self.backoff.retries, delay)
+            self.sleep(delay)
+
+    @staticmethod
+    def _explain(endpoint: str, response: requests.Response) -> str:
+        status = response.status_code
+        detail = problem_detail(response)
+        if status == 401:
+            return (
+                f"401 Unauthorized from {endpoint}: the bearer token was rejected. It is wrong, revoked "
+                "or regenerated, or not an app-only bearer token; check TWITTER_BEARER_TOKEN (or the "
+                f"Airflow connection twitter_default). The API said: {detail}"
+            )
+        if status == 403:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            reason = body.get("reason") if isinstance(body, dict) else None
+            if reason == "client-not-enrolled" or "client-forbidden" in str(body.get("type", "")):
+                return (
+                    f"403 Forbidden from {endpoint}: this app's access level does not include the "
+                    f"endpoint (reason: {reason or 'client-forbidden'}). The Free tier cannot read "
+                    "tweets; reading search and timelines needs Basic access or higher, and the app must "
+                    f"be attached to a Project in the developer portal. The API said: {detail}"
+                )
+            return (
+                f"403 Forbidden from {endpoint}: the token is valid but may not make this request (an "
+                "access tier without this endpoint, or a protected or suspended account). The API "
+                f"said: {detail}"
+            )
+        if status == 400:
+            return (
+                f"400 Bad Request from {endpoint}: the request was refused as invalid. The API said: {detail}"
+            )
+        return f"{status} {response.reason} from {endpoint}. The API said: {detail}"
+
+    def _problem(self, message: str) -> None:
+        self.problems.append(message)
+        log.warning("%s", message)
+
+
+def _caller(method: Callable[..., requests.Response]) -> Callable[[dict[str, Any]], requests.Response]:
+    """Call a tweepy method with API parameter names (``tweet.fields``) as tweepy's (``tweet_fields``)."""
+
+    def call(params: dict[str, Any]) -> requests.Response:
+        return method(**{k.replace(".", "_"): v for k, v in params.items()})
+
+    return call

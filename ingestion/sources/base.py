@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
 from ingestion.pages import Page
 from ingestion.watermarks import WatermarkStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -18,6 +21,11 @@ class Pull:
     ``run_key`` is deterministic for the same request (window, watermark, file): rerunning it replaces its
     bronze pages. When ``incremental`` is true the stream's ``since_id`` watermark advances to the newest id
     seen, after every page is committed.
+
+    ``rate_limit_waits`` counts the waits for a spent rate-limit window while fetching the pages (the
+    source increments it; the driver copies it into the run summary). ``on_wait``, when the driver sets it,
+    is called with ``(seconds, message)`` just before such a wait, so progress output can show it; without
+    it the source logs the message as a warning.
     """
 
     endpoint: str
@@ -27,6 +35,16 @@ class Pull:
     pages: Iterable[Page]
     incremental: bool = False
     notes: list[str] = field(default_factory=list)
+    rate_limit_waits: int = 0
+    on_wait: Callable[[float, str], None] | None = field(default=None, repr=False)
+
+    def waiting(self, seconds: float, message: str) -> None:
+        """Count a rate-limit wait and announce it (see ``on_wait``); called by sources before sleeping."""
+        self.rate_limit_waits += 1
+        if self.on_wait is not None:
+            self.on_wait(seconds, message)
+        else:
+            log.warning("%s", message)
 
 
 class Source(Protocol):

@@ -1,38 +1,142 @@
-"""A deterministic, seeded generator of realistic API v2 search pages, for demos, tests and benchmarks.
+"""A deterministic, seeded generator of realistic API v2 pages, for demos, tests and benchmarks.
 
-The same arguments always give the same pages, byte for byte: every tweet is derived from
-``(seed, stream, day, index)``. Memory stays bounded at any size: pages are generated one at a time.
+The same arguments give the same pages, byte for byte, at any size and with any number of worker
+processes. Memory stays bounded: pages are generated one at a time (a page is a pure function of
+``(seed, stream, day, page number)``), never from a list of all tweets.
 
-What it produces, like the real API: snowflake-like string ids increasing with time; HTML-escaped text
-(``&amp;``) with emoji; hashtags, mentions and URLs with ``entities`` offsets; replies, quotes and retweets in
-``referenced_tweets`` with the referenced tweets in ``includes.tweets``; authors in ``includes.users``; the
-same tweet seen again on a later day with higher metrics; optional fields sometimes missing; occasional
-partial ``errors`` (a retweet of a deleted tweet); and empty pages (``meta.result_count: 0``).
+Streams: every query (``search_recent``, paginated with ``next_token``) and, for every account, its
+timeline (``user_tweets``) and its mentions (``user_mentions``), paginated with ``pagination_token``.
+``tweets`` new tweets are shared out over the streams (search 10 : mentions 3 : timeline 1) and spread
+evenly over ``days`` days ending on ``end_date``; one pull per stream and day.
+
+What it produces, like the real API:
+
+- snowflake ids (strings) increasing with ``created_at``; within a stream-day, items newest first;
+- HTML-escaped text (``&amp;``, ``&lt;``, ``&gt;``) with emoji; hashtags, mentions and URLs with
+  ``entities`` whose ``start``/``end`` count code points in the text *as returned* (escaped), ``end``
+  exclusive, as the v2 data dictionary defines them;
+- replies, quotes and retweets in ``referenced_tweets``, quoted/retweeted tweets in ``includes.tweets``,
+  authors and mentioned users in ``includes.users``;
+- every 33rd tweet of a day is seen again the next day (same id, text and author; metrics grown);
+- optional fields sometimes missing; partial ``errors`` (a retweet of a deleted tweet); empty pages
+  (``meta.result_count: 0``: a stream-day without tweets, or a trailing page after the last token).
+
+Speed: each page draws from one RNG seeded for that page; only tweets that are seen again (every 33rd)
+get an RNG of their own so their second sighting can be rebuilt. JSON is assembled from string pieces
+(users are cached fragments) rather than ``json.dumps`` of dicts. Large runs render pages in worker
+processes (``workers``), in order, with a bounded number of pages in flight.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import hashlib
+import os
+import pickle
+import queue
 import random
+import re
+import subprocess
+import sys
+import threading
+import time as time_
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from ingestion.config import DEFAULT_QUERIES
-from ingestion.pages import Page, isoformat_z, snowflake_for, stream_key
+from ingestion.config import DEFAULT_ACCOUNTS, DEFAULT_QUERIES
+from ingestion.pages import TWITTER_EPOCH_MS, Page, isoformat_z, stream_key
 from ingestion.sources.base import Pull
 from ingestion.watermarks import WatermarkStore
 
 ENDPOINT = "search_recent"
+REOBSERVE_EVERY = 33
+WEIGHTS = {"search_recent": 10, "user_mentions": 3, "user_tweets": 1}
+DAY_MS = 86_400_000
+USER_ID_BASE = 10_000_000
+USERS_SINCE = 1_230_768_000  # 2009-01-01: accounts were created since then
+USERS_SPAN = 16 * 365 * 86400
+MASK64 = (1 << 64) - 1
+USER_CACHE = 50_000  # users whose JSON is kept ready (bytes, ~0.6 kB each): bounds memory
+PARALLEL_THRESHOLD = 300_000
+CHUNK_PAGES = 8
+PIPE_BUFFER = 1 << 20
+QUEUE_PAGES = 256  # rendered pages waiting for the consumer (~30 MB): rides out a bronze object write
+
 WORDS = (
-    "data lake pipeline query fast today shipped release parquet model metrics latency team great "
-    "new build streaming warehouse open source community love thread docs learning python sql cloud "
-    "cost storage schema test quality dashboard incident weekend coffee benchmark"
-).split()
+    "data",
+    "lake",
+    "pipeline",
+    "query",
+    "fast",
+    "today",
+    "shipped",
+    "release",
+    "parquet",
+    "model",
+    "metrics",
+    "latency",
+    "team",
+    "great",
+    "new",
+    "build",
+    "streaming",
+    "warehouse",
+    "open",
+    "source",
+    "community",
+    "love",
+    "thread",
+    "docs",
+    "learning",
+    "python",
+    "sql",
+    "cloud",
+    "cost",
+    "storage",
+    "schema",
+    "test",
+    "quality",
+    "dashboard",
+    "incident",
+    "weekend",
+    "coffee",
+    "benchmark",
+)
+NW = len(WORDS)
 HASHTAGS = ("dataengineering", "duckdb", "dbt", "python", "opensource", "analytics", "sql", "ai", "bigdata")
 EMOJI = ("🚀", "🔥", "✨", "📊", "🦆", "😅", "👍", "💡", "🎉", "😡", "😢")
 MOODS = ("Loving", "Really enjoying", "Frustrated with", "Not sure about", "Hate", "Excited for", "Trying")
+# Already HTML-escaped, as the API returns text.
+TAILS = ("&amp; more", "&lt;3", "-&gt; shipped", "w/ the team", "", "", "Q&amp;A soon", "1 &lt; 2")
 LANGS = ("en", "en", "en", "en", "es", "de", "fr", "ja", "und")
+PAIRS = tuple(f"{a} {b}" for a in WORDS for b in WORDS)
+NP = len(PAIRS)
+
+
+def _phrases(count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Text halves, fixed for every seed: a tweet's text is an opener and a closer (16M combinations)
+    drawn with two random numbers instead of a dozen."""
+    rng = random.Random(20261120)
+    openers = tuple(
+        " ".join([rng.choice(MOODS), *(rng.choice(WORDS) for _ in range(rng.randrange(1, 6)))])
+        for _ in range(count)
+    )
+    closers = []
+    for _ in range(count):
+        words = [rng.choice(WORDS) for _ in range(rng.randrange(0, 7))]
+        closers.append(" ".join(p for p in (*words, rng.choice(TAILS), rng.choice(EMOJI)) if p))
+    return openers, tuple(closers)
+
+
+PHRASES = 4096
+OPENERS, CLOSERS = _phrases(PHRASES)
+# Ready-made pieces: hashtag texts with their entity tails, lang members.
+TAG_PIECES = tuple((f" #{t}", len(t) + 1, f'"tag":"{t}"}}') for t in HASHTAGS)
+LANG_PIECES = tuple(f',"lang":"{lang}"' for lang in LANGS)
+PLACES = ("Berlin", "NYC", "São Paulo", "Tokyo", "Lagos", "Remote", "Zürich", "Montréal")
+USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 
 
 def _escape(text: str) -> str:
@@ -40,248 +144,657 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _hash64(x: int) -> int:
+    """splitmix64's finalizer: a well-mixed 64-bit integer from any integer, fast."""
+    x &= MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 31)
+
+
+def _mix(*parts: object) -> int:
+    """A 64-bit integer that is a deterministic function of ``parts`` (unlike ``hash()``)."""
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "little")
+
+
+@dataclass(frozen=True)
+class Stream:
+    index: int
+    endpoint: str
+    stream: str
+    account_uid: int = -1  # the tracked account of a timeline/mentions stream
+
+
 @dataclass
 class SampleSource:
-    """``tweets`` tweets spread over ``days`` days ending on ``end_date``, across ``queries``."""
+    """``tweets`` new tweets over ``days`` days ending on ``end_date``, across queries and accounts.
+
+    ``workers``: processes that render pages; None picks 0 (in-process) below ``PARALLEL_THRESHOLD``
+    tweets and up to 2 above. The output is the same whatever the number.
+    """
 
     tweets: int = 3000
     days: int = 3
     end_date: date = field(default_factory=lambda: datetime.now(UTC).date())
     seed: int = 42
     queries: tuple[str, ...] = DEFAULT_QUERIES
+    accounts: tuple[str, ...] = DEFAULT_ACCOUNTS
     page_size: int = 100
     users: int | None = None
+    workers: int | None = None
     name: str = "sample"
 
     def __post_init__(self) -> None:
-        if self.tweets < 0 or self.days < 1 or not self.queries:
-            raise ValueError("sample source needs tweets >= 0, days >= 1 and at least one query")
+        self.queries = tuple(self.queries)
+        self.accounts = tuple(a.lstrip("@") for a in self.accounts)
+        bad = [a for a in self.accounts if not USERNAME.fullmatch(a)]
+        if bad:
+            raise ValueError(f"not Twitter usernames (1-15 letters, digits, _): {', '.join(map(repr, bad))}")
+        if self.tweets < 0 or self.days < 1 or not (self.queries or self.accounts):
+            raise ValueError("sample source needs tweets >= 0, days >= 1 and at least one query or account")
         if not 10 <= self.page_size <= 100:
             raise ValueError("page_size must be between 10 and 100, as the API's max_results")
+        streams = [Stream(i, "search_recent", q) for i, q in enumerate(self.queries)]
+        for a, account in enumerate(self.accounts):
+            for endpoint in ("user_tweets", "user_mentions"):
+                streams.append(Stream(len(streams), endpoint, account, a))
+        if len(streams) >= 4096:
+            raise ValueError("at most 4095 streams (queries + 2 per account)")
+        self.streams = streams
         self.user_count = self.users or max(20, min(200_000, self.tweets // 25))
+        self.user_count = max(self.user_count, len(self.accounts) + 10)
+        weights = [WEIGHTS[s.endpoint] for s in streams]
+        total_w = sum(weights)
+        bounds, acc = [0], 0
+        for w in weights:
+            acc += w
+            bounds.append(self.tweets * acc // total_w)
+        self.stream_totals = [bounds[i + 1] - bounds[i] for i in range(len(streams))]
+        if max(self.stream_totals, default=0) // self.days >= DAY_MS:
+            raise ValueError("too many tweets per stream and day (at most one per millisecond)")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_renderer", None)
+        return state
 
     # -- the plan -----------------------------------------------------------------------------------------
     def day_dates(self) -> list[date]:
         return [self.end_date - timedelta(days=self.days - 1 - i) for i in range(self.days)]
 
-    def per_stream_day(self, day_index: int, query_index: int) -> int:
-        cells = self.days * len(self.queries)
-        cell = day_index * len(self.queries) + query_index
-        base, extra = divmod(self.tweets, cells)
-        return base + (1 if cell < extra else 0)
+    def per_stream_day(self, day_index: int, stream_index: int) -> int:
+        """New tweets created in stream ``stream_index`` on day ``day_index``."""
+        base, extra = divmod(self.stream_totals[stream_index], self.days)
+        return base + (1 if day_index < extra else 0)
 
+    def reobserved(self, day_index: int, stream_index: int) -> int:
+        """How many of the previous day's tweets are seen again on day ``day_index``."""
+        if day_index == 0:
+            return 0
+        return -(-self.per_stream_day(day_index - 1, stream_index) // REOBSERVE_EVERY)
+
+    def page_count(self, day_index: int, stream_index: int) -> int:
+        """Pages of a stream-day, including the occasional trailing empty one."""
+        items = self.per_stream_day(day_index, stream_index) + self.reobserved(day_index, stream_index)
+        if items == 0:
+            return 1
+        pages = -(-items // self.page_size)
+        return pages + (1 if self._trailing_empty(day_index, stream_index) else 0)
+
+    def _trailing_empty(self, day_index: int, stream_index: int) -> bool:
+        return _mix(self.seed, "trailing-empty", stream_index, day_index) % 100 < 10
+
+    @property
+    def expected_tweets(self) -> int:
+        """Tweets in all pages (new tweets plus those seen again): the total for a progress bar."""
+        return sum(
+            self.per_stream_day(d, s) + self.reobserved(d, s)
+            for d in range(self.days)
+            for s in range(len(self.streams))
+        )
+
+    def token(self, day_index: int, stream_index: int, page_no: int) -> str:
+        """The pagination token that asks for page ``page_no`` (1-based after the first)."""
+        h = _mix(self.seed, "token", stream_index, day_index, page_no)
+        if self.streams[stream_index].endpoint == ENDPOINT:
+            return f"b26v89c19zqg8o3f{h:016x}"
+        return f"7140dibdnow9c7btw3w29{h:016x}"
+
+    def request(self, day_index: int, stream_index: int, page_no: int) -> dict[str, Any]:
+        """The request parameters a page answers (in the envelope)."""
+        s = self.streams[stream_index]
+        day = self.day_dates()[day_index]
+        start = datetime.combine(day, time(), UTC)
+        req: dict[str, Any] = (
+            {"query": s.stream}
+            if s.endpoint == ENDPOINT
+            else {"user_id": str(USER_ID_BASE + s.account_uid), "username": s.stream}
+        )
+        req.update(
+            max_results=self.page_size,
+            start_time=isoformat_z(start),
+            end_time=isoformat_z(start + timedelta(hours=23)),
+        )
+        if page_no:
+            key = "next_token" if s.endpoint == ENDPOINT else "pagination_token"
+            req[key] = self.token(day_index, stream_index, page_no)
+        return req
+
+    # -- the pulls ----------------------------------------------------------------------------------------
     def pulls(self, watermarks: WatermarkStore | None = None) -> Iterator[Pull]:
-        for di, day in enumerate(self.day_dates()):
-            for qi, query in enumerate(self.queries):
+        workers = self.workers
+        if workers is None:
+            workers = min(2, os.cpu_count() or 1) if self.tweets >= PARALLEL_THRESHOLD else 0
+        plan = [(di, st.index) for di in range(self.days) for st in self.streams]
+        feeder = _Feeder(self, plan, workers) if workers > 0 else None
+        try:
+            for pi, (di, si) in enumerate(plan):
+                s = self.streams[si]
+                day = self.day_dates()[di]
                 yield Pull(
-                    endpoint=ENDPOINT,
-                    stream=query,
+                    endpoint=s.endpoint,
+                    stream=s.stream,
                     run_key=f"sample-s{self.seed}-{day.isoformat()}",
                     ingest_date=day,
-                    pages=self._pages(di, day, qi, query),
+                    pages=self._pages(pi, di, si, feeder),
                 )
+        finally:
+            if feeder is not None:
+                feeder.close()
+
+    def _pages(self, pi: int, di: int, si: int, feeder: _Feeder | None) -> Iterator[Page]:
+        s = self.streams[si]
+        fetched = datetime.combine(self.day_dates()[di], time(23, 0), UTC)
+        if feeder is not None and not feeder.busy:
+            rendered: Iterator[tuple[bytes, int, int, str]] = feeder.pages(pi)
+        else:  # in this process (also when pulls are read interleaved)
+            rendered = (self.render_page(di, si, n) for n in range(self.page_count(di, si)))
+        for page_no, (body, tweets, errors, newest) in enumerate(rendered):
+            yield Page(
+                body,
+                s.endpoint,
+                s.stream,
+                self.request(di, si, page_no),
+                fetched_at=fetched,
+                tweet_count=tweets,
+                error_count=errors,
+                newest_id=newest,
+            )
+
+    def render_page(self, day_index: int, stream_index: int, page_no: int) -> tuple[bytes, int, int, str]:
+        """One page: ``(body, tweets, partial errors, newest id)``."""
+        return self._renderer_().page(day_index, stream_index, page_no)
+
+    # -- conveniences for tests and demos -----------------------------------------------------------------
+    def username(self, uid: int) -> str:
+        """The username of user ``uid`` (``USER_ID_BASE + uid`` is its id); accounts come first."""
+        return self._renderer_().username(uid)
+
+    def _renderer_(self) -> _Renderer:
+        renderer = self.__dict__.get("_renderer")
+        if renderer is None:
+            renderer = self.__dict__["_renderer"] = _Renderer(self)
+        return renderer
+
+
+class _Renderer:
+    """Builds page bodies for one :class:`SampleSource`; holds its caches (user fragments)."""
+
+    def __init__(self, src: SampleSource) -> None:
+        self.src = src
+        self.seed = src.seed
+        self.uc = src.user_count
+        self.n_accounts = len(src.accounts)
+        days = src.day_dates()
+        self.day_ms = [int(datetime.combine(d, time(), UTC).timestamp() * 1000) for d in days]
+        self.days = days
+        self.minutes: dict[int, list[str]] = {}  # day -> "YYYY-MM-DDTHH:MM:" of each minute (a few days)
+        self.names: dict[int, tuple[str, int, str]] = {}
+        self.frags: dict[int, bytes] = {}
+        self.tweet_rng = random.Random()
+        self.page_rng = random.Random()
+        self.user_salt = _mix(self.seed, "users")
 
     # -- users --------------------------------------------------------------------------------------------
-    def user(self, uid: int) -> dict:
-        rng = random.Random(f"{self.seed}:user:{uid}")
-        username = f"{rng.choice(WORDS)}_{rng.choice(WORDS)}{uid}"
-        created = datetime(2009, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(16 * 365 * 86400))
-        user = {
-            "id": str(10_000_000 + uid),
-            "name": f"{username.replace('_', ' ').title()}",
-            "username": username,
-            "created_at": isoformat_z(created),
-            "verified": rng.random() < 0.05,
-            "public_metrics": {
-                "followers_count": int(rng.paretovariate(1.2) * 50),
-                "following_count": rng.randrange(2000),
-                "tweet_count": rng.randrange(50_000),
-                "listed_count": rng.randrange(100),
-            },
-        }
-        if rng.random() < 0.8:
-            user["description"] = _escape(f"{rng.choice(WORDS)} & {rng.choice(WORDS)} {rng.choice(EMOJI)}")
-        if rng.random() < 0.6:
-            user["location"] = rng.choice(("Berlin", "NYC", "São Paulo", "Tokyo", "Lagos", "Remote"))
-        return user
-
-    # -- tweets -------------------------------------------------------------------------------------------
-    def _tweet(self, qi: int, day: date, index: int, count: int, observed_on: date) -> tuple[dict, list, list]:
-        """One tweet as observed on ``observed_on``: (tweet, referenced tweets for includes, errors)."""
-        rng = random.Random(f"{self.seed}:{qi}:{day.isoformat()}:{index}")
-        seconds = int((index + rng.random()) * 86400 / max(count, 1))
-        created = datetime.combine(day, time(), UTC) + timedelta(seconds=min(seconds, 86399))
-        tid = snowflake_for(created, (qi << 17) | (index & 0x1FFFF))
-        author = rng.randrange(self.user_count)
-        kind = rng.choices(("original", "reply", "quote", "retweet"), (60, 20, 8, 12))[0]
-        mentioned = [rng.randrange(self.user_count) for _ in range(rng.choice((0, 0, 1, 2)))]
-        tags = rng.sample(HASHTAGS, rng.choice((0, 1, 1, 2, 3)))
-        words = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(3, 12)))
-        body = f"{rng.choice(MOODS)} {words} & more {rng.choice(EMOJI)}"
-        refs: list[dict] = []
-        includes: list[dict] = []
-        errors: list[dict] = []
-        reply_to = None
-        if kind == "retweet":
-            orig_author = rng.randrange(self.user_count)
-            mentioned = [orig_author]
-            orig_id = tid - rng.randrange(1, 1 << 30) * 1000
-            refs.append({"type": "retweeted", "id": str(orig_id)})
-            if rng.random() < 0.1:  # the retweeted tweet was deleted
-                errors.append(_not_found(orig_id))
-            else:
-                orig_text = f"{body} {' '.join('#' + t for t in tags)}".strip()
-                includes.append({"id": str(orig_id), "text": _escape(orig_text),
-                                 "author_id": str(10_000_000 + orig_author),
-                                 "created_at": isoformat_z(created - timedelta(hours=rng.randrange(1, 48))),
-                                 "public_metrics": {"retweet_count": rng.randrange(1, 500), "reply_count": 0,
-                                                    "like_count": rng.randrange(1, 2000), "quote_count": 0}})
-        elif kind == "reply":
-            reply_to = rng.randrange(self.user_count)
-            mentioned = [reply_to, *mentioned[:1]]
-            parent = tid - rng.randrange(1, 1 << 28) * 1000
-            refs.append({"type": "replied_to", "id": str(parent)})
-        elif kind == "quote":
-            quoted = tid - rng.randrange(1, 1 << 28) * 1000
-            refs.append({"type": "quoted", "id": str(quoted)})
-            includes.append({"id": str(quoted), "text": _escape(f"{rng.choice(WORDS)} {rng.choice(WORDS)}"),
-                             "author_id": str(10_000_000 + rng.randrange(self.user_count)),
-                             "created_at": isoformat_z(created - timedelta(hours=rng.randrange(1, 24)))})
-
-        # Assemble the text and the entity offsets (code points, over the text as the API returns it).
-        entities: dict[str, list] = {"mentions": [], "hashtags": [], "urls": []}
-        parts: list[str] = []
-        pos = 0
-
-        def add(piece: str) -> int:
-            nonlocal pos
-            if parts:
-                parts.append(" ")
-                pos += 1
-            start = pos
-            parts.append(piece)
-            pos += len(piece)
-            return start
-
-        if kind == "retweet":
-            uname = self.username(mentioned[0])
-            start = add("RT")
-            start = add(f"@{uname}:")
-            entities["mentions"].append({"start": start, "end": start + len(uname) + 1, "username": uname,
-                                         "id": str(10_000_000 + mentioned[0])})
-        else:
-            for uid in mentioned:
-                uname = self.username(uid)
-                start = add(f"@{uname}")
-                entities["mentions"].append({"start": start, "end": pos, "username": uname,
-                                             "id": str(10_000_000 + uid)})
-        add(_escape(body))
-        for tag in tags:
-            start = add(f"#{tag}")
-            entities["hashtags"].append({"start": start, "end": pos, "tag": tag})
-        if kind == "quote" or rng.random() < 0.25:
-            short = f"https://t.co/{tid % 10_000_000_000:010d}"
-            start = add(short)
-            target = (f"https://twitter.com/i/web/status/{refs[0]['id']}" if kind == "quote"
-                      else f"https://example.com/{rng.choice(WORDS)}/{index}")
-            entities["urls"].append({"start": start, "end": pos, "url": short, "expanded_url": target,
-                                     "display_url": target.split("://", 1)[1][:25]})
-        text = "".join(parts)
-
-        age_days = (observed_on - day).days
-        growth = 1.0 + age_days * (0.5 + rng.random())
-        likes = int(rng.paretovariate(1.5) * 3 * growth) - 3
-        tweet = {
-            "id": str(tid),
-            "text": text,
-            "created_at": isoformat_z(created),
-            "author_id": str(10_000_000 + author),
-            "conversation_id": refs[0]["id"] if kind == "reply" else str(tid),
-            "edit_history_tweet_ids": [str(tid)],
-            "public_metrics": {
-                "retweet_count": max(0, int(likes * rng.random() * 0.3)),
-                "reply_count": max(0, int(likes * rng.random() * 0.1)),
-                "like_count": max(0, likes),
-                "quote_count": max(0, int(likes * rng.random() * 0.05)),
-                "bookmark_count": max(0, int(likes * rng.random() * 0.05)),
-                "impression_count": max(0, int((likes + 5) * (20 + rng.random() * 80))),
-            },
-        }
-        if rng.random() < 0.95:
-            tweet["lang"] = rng.choice(LANGS)
-        if rng.random() < 0.9:
-            tweet["possibly_sensitive"] = rng.random() < 0.02
-        if refs:
-            tweet["referenced_tweets"] = refs
-        if reply_to is not None:
-            tweet["in_reply_to_user_id"] = str(10_000_000 + reply_to)
-        ents = {k: v for k, v in entities.items() if v}
-        if ents:
-            tweet["entities"] = ents
-        return tweet, includes, errors
-
     def username(self, uid: int) -> str:
-        rng = random.Random(f"{self.seed}:user:{uid}")
-        return f"{rng.choice(WORDS)}_{rng.choice(WORDS)}{uid}"
+        return self.mention(uid)[0]
 
-    def _pages(self, di: int, day: date, qi: int, query: str) -> Iterator[Page]:
-        count = self.per_stream_day(di, qi)
-        fetched = datetime.combine(day, time(23, 0), UTC)
-        request = {"query": query, "max_results": self.page_size, "start_time": isoformat_z(
-            datetime.combine(day, time(), UTC)), "end_time": isoformat_z(fetched)}
-        items: list[tuple[date, int, int]] = [(day, i, count) for i in range(count)]
-        # The same tweets seen again: ~3% of the previous day's tweets, with grown metrics.
-        if di > 0:
-            prev = day - timedelta(days=1)
-            prev_count = self.per_stream_day(di - 1, qi)
-            items += [(prev, i, prev_count) for i in range(0, prev_count, 33)]
-        rng = random.Random(f"{self.seed}:empty:{qi}:{day.isoformat()}")
-        if not items or rng.random() < 0.02:
-            body = {"meta": {"result_count": 0}}
-            yield Page(json.dumps(body).encode(), ENDPOINT, query, dict(request), fetched_at=fetched,
-                       tweet_count=0, error_count=0, newest_id="")
+    def mention(self, uid: int) -> tuple[str, int, str]:
+        """``(username, len("@username"), the tail of a mention entity)`` of user ``uid``, cached."""
+        found = self.names.get(uid)
+        if found is None:
+            if uid < self.n_accounts:
+                name = self.src.accounts[uid]
+            else:
+                h = _hash64(self.user_salt + uid)
+                name = f"{WORDS[h % NW][:5]}_{WORDS[(h >> 8) % NW][:3]}{uid}"
+            found = (name, len(name) + 1, f'"username":"{name}","id":"{USER_ID_BASE + uid}"}}')
+            if len(self.names) >= USER_CACHE:
+                self.names.clear()
+            self.names[uid] = found
+        return found
+
+    def user_json(self, uid: int) -> bytes:
+        """The user object of ``includes.users`` (as JSON bytes), a pure function of the seed and ``uid``."""
+        frag = self.frags.get(uid)
+        if frag is not None:
+            return frag
+        username = self.mention(uid)[0]
+        h = _hash64(self.user_salt + uid + 0x5851F42D4C957F2D)
+        g = _hash64(h)
+        created = time_.gmtime(USERS_SINCE + h % USERS_SPAN)
+        account = uid < self.n_accounts
+        verified = "true" if account or (h >> 32) % 100 < 5 else "false"
+        followers = int(50 / (((g % 1_000_000) + 1) / 1_000_001) ** (1 / 1.2)) + (250_000 if account else 0)
+        name = username.capitalize() if account else username.replace("_", " ").title()
+        parts = [
+            f'{{"id":"{USER_ID_BASE + uid}","name":"{name}","username":"{username}","created_at":"'
+            f"{created.tm_year:04d}-{created.tm_mon:02d}-{created.tm_mday:02d}T{created.tm_hour:02d}:"
+            f'{created.tm_min:02d}:{created.tm_sec:02d}.000Z","verified":{verified},"public_metrics":'
+            f'{{"followers_count":{followers},"following_count":{(g >> 20) % 2000},"tweet_count":'
+            f'{(g >> 31) % 50_000},"listed_count":{(g >> 47) % 100}}}'
+        ]
+        if (h >> 40) % 10 < 8:
+            desc = f"{WORDS[(h >> 44) % NW]} &amp; {WORDS[(h >> 50) % NW]} {EMOJI[(g >> 54) % 11]}"
+            parts.append(f',"description":"{desc}"')
+        if (g >> 58) % 10 < 6:
+            parts.append(f',"location":"{PLACES[(h >> 56) % 8]}"')
+        parts.append("}")
+        frag = "".join(parts).encode()
+        if len(self.frags) >= USER_CACHE:
+            self.frags.clear()
+        self.frags[uid] = frag
+        return frag
+
+    # -- pages --------------------------------------------------------------------------------------------
+    def page(self, di: int, si: int, page_no: int) -> tuple[bytes, int, int, str]:
+        src = self.src
+        stream = src.streams[si]
+        count = src.per_stream_day(di, si)
+        reobs = src.reobserved(di, si)
+        total = count + reobs
+        size = src.page_size
+        first = page_no * size
+        timeline = stream.endpoint != ENDPOINT
+        prev_token = f',"previous_token":"{src.token(di, si, page_no - 1)}"' if timeline and page_no else ""
+        if first >= total:  # a stream-day without tweets, or the trailing empty page
+            return f'{{"meta":{{"result_count":0{prev_token}}}}}'.encode(), 0, 0, ""
+        last = min(total, first + size)
+        prev_count = src.per_stream_day(di - 1, si) if di else 0
+        page_rng = self.page_rng
+        page_rng.seed(_mix(self.seed, "page", si, di, page_no))
+        data: list[str] = []
+        inc: list[str] = []
+        errs: list[str] = []
+        users: dict[int, None] = {}
+        ids: list[int] = []
+        for pos in range(first, last):
+            if pos < count:  # today's tweets, newest first
+                cdi, index, ccount = di, count - 1 - pos, count
+            else:  # yesterday's, seen again
+                cdi, index, ccount = di - 1, (reobs - 1 - (pos - count)) * REOBSERVE_EVERY, prev_count
+            if index % REOBSERVE_EVERY == 0:
+                rng = self.tweet_rng
+                rng.seed(_mix(self.seed, "tweet", si, cdi, index))
+            else:
+                rng = page_rng
+            tid = self.tweet(rng, stream, cdi, index, ccount, di - cdi, data, inc, errs, users)
+            ids.append(tid)
+        more = last < total or src.page_count(di, si) > page_no + 1
+        meta = f'"meta":{{"result_count":{len(ids)},"newest_id":"{ids[0]}","oldest_id":"{ids[-1]}"'
+        if more:
+            meta += f',"next_token":"{src.token(di, si, page_no + 1)}"'
+        meta += prev_token + "}"
+        head = "".join(['{"data":[', ",".join(data), '],"includes":{"users":[']).encode()
+        tail = ["]"]
+        if inc:
+            tail += [',"tweets":[', ",".join(inc), "]"]
+        tail.append("}")
+        if errs:
+            tail += [',"errors":[', ",".join(errs), "]"]
+        tail += [",", meta, "}"]
+        users_json = b",".join([self.user_json(u) for u in users])
+        return b"".join((head, users_json, "".join(tail).encode())), len(ids), len(errs), str(ids[0])
+
+    def tweet(
+        self,
+        rng: random.Random,
+        stream: Stream,
+        di: int,
+        index: int,
+        count: int,
+        age: int,
+        data: list[str],
+        inc: list[str],
+        errs: list[str],
+        users: dict[int, None],
+    ) -> int:
+        """Append one tweet (and what it brings into ``includes``/``errors``); return its id."""
+        r = rng.random
+        na = self.n_accounts
+        span = self.uc - na
+        lo = index * DAY_MS // count
+        ms = self.day_ms[di] + lo + int(r() * ((index + 1) * DAY_MS // count - lo))
+        tid = ((ms - TWITTER_EPOCH_MS) << 22) | (stream.index << 10) | (index & 0x3FF)
+        sid = str(tid)
+        endpoint = stream.endpoint
+        # The author: the account on its own timeline, else a user (a few post a lot).
+        author = stream.account_uid if endpoint == "user_tweets" else na + int(span * r() * r())
+        users[author] = None
+        x = r()
+        kind = 0 if x < 0.6 else 1 if x < 0.8 else 2 if x < 0.88 else 3  # original reply quote retweet
+        x = r()
+        mentioned = (
+            []
+            if x < 0.5
+            else [na + int(span * r())]
+            if x < 0.75
+            else [na + int(span * r()), na + int(span * r())]
+        )
+        if endpoint == "user_mentions":
+            mentioned.insert(0, stream.account_uid)
+            if kind == 3:
+                kind = 0
+        x = r()
+        ntags = 0 if x < 0.2 else 1 if x < 0.6 else 2 if x < 0.8 else 3
+        t0, step = int(r() * 9), 1 + int(r() * 8)
+        body = f"{OPENERS[int(r() * PHRASES)]} {CLOSERS[int(r() * PHRASES)]}"
+        refs = ""
+        ref_id = 0
+        reply_to = -1
+        orig = -1
+        ents: list[str] = []
+        mention = self.names.get
+        if kind == 3:  # retweet: "RT @original_author: <their text>"
+            orig = na + int(span * r())
+            ref_id = tid - (1 + int(r() * (1 << 30))) * 1000
+            uname, ulen, utail = mention(orig) or self.mention(orig)
+            prefix = f"RT @{uname}: "
+            ents.append(f'"mentions":[{{"start":3,"end":{3 + ulen},{utail}]')
+            users[orig] = None
+            refs = f'"referenced_tweets":[{{"type":"retweeted","id":"{ref_id}"}}],'
+        else:
+            prefix = ""
+            if mentioned:
+                pos = 0
+                items = []
+                for uid in mentioned:
+                    uname, ulen, utail = mention(uid) or self.mention(uid)
+                    items.append(f'{{"start":{pos},"end":{pos + ulen},{utail}')
+                    users[uid] = None
+                    prefix += f"@{uname} "
+                    pos += ulen + 1
+                ents.append(f'"mentions":[{",".join(items)}]')
+            if kind == 1:
+                reply_to = mentioned[0] if mentioned else na + int(span * r())
+                ref_id = tid - (1 + int(r() * (1 << 28))) * 1000
+                refs = f'"referenced_tweets":[{{"type":"replied_to","id":"{ref_id}"}}],'
+            elif kind == 2:
+                ref_id = tid - (1 + int(r() * (1 << 28))) * 1000
+                refs = f'"referenced_tweets":[{{"type":"quoted","id":"{ref_id}"}}],'
+                inc.append(
+                    f'{{"id":"{ref_id}","text":"{PAIRS[int(r() * NP)]}","created_at":"'
+                    f'{_iso_ms(ms - 3_600_000 * (1 + int(r() * 23)))}","author_id":"'
+                    f'{USER_ID_BASE + na + int(span * r())}","edit_history_tweet_ids":["{ref_id}"]}}'
+                )
+        text = prefix + body
+        if ntags:
+            pos = len(text)
+            items = []
+            for j in range(ntags):
+                piece, plen, ptail = TAG_PIECES[(t0 + j * step) % 9]
+                items.append(f'{{"start":{pos + 1},"end":{pos + 1 + plen},{ptail}')
+                text += piece
+                pos += plen + 1
+            ents.append(f'"hashtags":[{",".join(items)}]')
+        if kind == 2 or r() < 0.25:
+            short = _tco(tid)
+            pos = len(text) + 1
+            if kind == 2:
+                target, display = f"https://twitter.com/i/web/status/{ref_id}", "twitter.com/i/web/status/"
+            else:
+                word = WORDS[int(r() * NW)]
+                target = f"https://example.com/{word}/{index}"
+                display = f"example.com/{word}/{index}"[:25]
+            ents.append(
+                f'"urls":[{{"start":{pos},"end":{pos + 23},"url":"{short}","expanded_url":"{target}",'
+                f'"display_url":"{display}"}}]'
+            )
+            text += " " + short
+        if kind == 3:  # the retweeted tweet, in includes (or an error: it was deleted)
+            if r() < 0.1:
+                errs.append(_not_found(ref_id))
+            else:
+                inc.append(
+                    f'{{"id":"{ref_id}","text":"{text[len(prefix) :]}","created_at":"'
+                    f'{_iso_ms(ms - 3_600_000 * (1 + int(r() * 47)))}","author_id":"{USER_ID_BASE + orig}",'
+                    f'"edit_history_tweet_ids":["{ref_id}"],"public_metrics":{{"retweet_count":'
+                    f'{1 + int(r() * 500)},"reply_count":0,"like_count":{1 + int(r() * 2000)},'
+                    '"quote_count":0}}'
+                )
+        growth = 1.0 + age * (0.5 + r())
+        likes = max(0, int(3 * growth / (1.0 - r()) ** 0.667) - 3)
+        lang = LANG_PIECES[int(r() * 9)] if r() < 0.95 else ""
+        sensitive = (
+            (',"possibly_sensitive":true' if r() < 0.02 else ',"possibly_sensitive":false')
+            if r() < 0.9
+            else ""
+        )
+        reply = f',"in_reply_to_user_id":"{USER_ID_BASE + reply_to}"' if reply_to >= 0 else ""
+        entities = f',"entities":{{{",".join(ents)}}}' if ents else ""
+        data.append(
+            f'{{"id":"{sid}","text":"{text}","created_at":"{self._iso(di, ms)}","author_id":"'
+            f'{USER_ID_BASE + author}","conversation_id":"{ref_id if kind == 1 else sid}",'
+            f'"edit_history_tweet_ids":["{sid}"],{refs}"public_metrics":{{"retweet_count":'
+            f'{int(likes * r() * 0.3)},"reply_count":{int(likes * r() * 0.1)},"like_count":{likes},'
+            f'"quote_count":{int(likes * r() * 0.05)},"bookmark_count":{int(likes * r() * 0.05)},'
+            f'"impression_count":{int((likes + 5) * (20 + r() * 80))}}}{lang}{sensitive}{reply}{entities}}}'
+        )
+        return tid
+
+    def _iso(self, di: int, ms: int) -> str:
+        """``created_at`` of a tweet of day ``di``: the minute's prefix is ready-made."""
+        minutes = self.minutes.get(di)
+        if minutes is None:
+            if len(self.minutes) >= 4:
+                self.minutes.clear()
+            day = self.days[di].isoformat()
+            minutes = self.minutes[di] = [f"{day}T{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
+        sec, milli = divmod(ms - self.day_ms[di], 1000)
+        return f"{minutes[sec // 60]}{sec % 60:02d}.{milli:03d}Z"
+
+
+def _iso_ms(ms: int) -> str:
+    ts = datetime.fromtimestamp(ms / 1000, UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _tco(tid: int) -> str:
+    """A t.co short link: 10 characters, derived from the tweet id."""
+    n = (tid >> 10) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFF
+    return f"https://t.co/{n:012x}"[:23]
+
+
+def _not_found(tweet_id: int) -> str:
+    return (
+        f'{{"value":"{tweet_id}","detail":"Could not find tweet with referenced_tweets.id: [{tweet_id}].",'
+        f'"title":"Not Found Error","resource_type":"tweet","parameter":"referenced_tweets.id",'
+        f'"resource_id":"{tweet_id}","type":"https://api.twitter.com/2/problems/resource-not-found"}}'
+    )
+
+
+# -- rendering in worker processes ---------------------------------------------------------------------------
+# Workers are plain subprocesses running ``python -m ingestion.sources.sample``: unlike multiprocessing's
+# spawn they never re-import the parent's ``__main__`` (which breaks scripts without a main guard), and
+# unlike fork they copy no lock another thread holds (Airflow, s3fs's event-loop thread).
+def _worker_main() -> None:
+    """A worker: read the source, then ``(day, stream, start, stop)`` tasks; write each chunk's pages."""
+    stdin = sys.stdin.buffer
+    stdout = os.fdopen(sys.stdout.fileno(), "wb", buffering=PIPE_BUFFER, closefd=False)
+    source: SampleSource = pickle.load(stdin)
+    while True:
+        try:
+            task = pickle.load(stdin)
+        except EOFError:
             return
-        items.reverse()  # the API returns newest first
-        token_rng = random.Random(f"{self.seed}:tokens:{qi}:{day.isoformat()}")
-        for start in range(0, len(items), self.page_size):
-            chunk = items[start : start + self.page_size]
-            data, inc_tweets, errors, authors = [], [], [], set()
-            for tday, index, tcount in chunk:
-                tweet, refs, errs = self._tweet(qi, tday, index, tcount, day)
-                data.append(tweet)
-                inc_tweets += refs
-                errors += errs
-                authors.add(int(tweet["author_id"]) - 10_000_000)
-                authors.update(int(r["author_id"]) - 10_000_000 for r in refs)
-            ids = [int(t["id"]) for t in data]
-            meta = {"newest_id": str(max(ids)), "oldest_id": str(min(ids)), "result_count": len(data)}
-            more = start + self.page_size < len(items)
-            if more:
-                meta["next_token"] = f"b26v89c19zqg8o3f{token_rng.getrandbits(64):016x}"
-            body = {"data": data, "includes": {"users": [self.user(u) for u in sorted(authors)]}, "meta": meta}
-            if inc_tweets:
-                body["includes"]["tweets"] = inc_tweets
-            if errors:
-                body["errors"] = errors
-            req = dict(request)
-            if start:
-                req["next_token"] = prev_token
-            prev_token = meta.get("next_token")
-            yield Page(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), ENDPOINT, query,
-                       req, fetched_at=fetched, tweet_count=len(data), error_count=len(errors),
-                       newest_id=meta["newest_id"])
+        if task is None:
+            return
+        di, si, start, stop = task
+        pickle.dump([source.render_page(di, si, p) for p in range(start, stop)], stdout, protocol=5)
+        stdout.flush()
 
 
-def _not_found(tweet_id: int) -> dict:
-    return {
-        "value": str(tweet_id),
-        "detail": f"Could not find tweet with referenced_tweets.id: [{tweet_id}].",
-        "title": "Not Found Error",
-        "resource_type": "tweet",
-        "parameter": "referenced_tweets.id",
-        "resource_id": str(tweet_id),
-        "type": "https://api.twitter.com/2/problems/resource-not-found",
-    }
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _Feeder:
+    """Worker processes that render the pages of the pulls, in plan order, ahead of the consumer.
+
+    Chunk ``i`` goes to worker ``i % workers``; each worker answers its chunks in order, so reading the
+    workers round-robin gives the chunks in order. A thread of this process sends and receives, into a
+    bounded queue (``QUEUE_PAGES``): the workers keep rendering while the consumer writes a bronze object
+    or commits a run, and go on into the next pull. When the consumer asks for a later pull than the one
+    being rendered (it skips streams), rendering jumps there: at most a queue's worth is wasted.
+    """
+
+    def __init__(self, source: SampleSource, plan: list[tuple[int, int]], workers: int) -> None:
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self.source = source
+        self.plan = plan
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "ingestion.sources.sample"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                bufsize=PIPE_BUFFER,
+            )
+            for _ in range(workers)
+        ]
+        for proc in self.procs:  # a page per read, not a 64 kB slice of one (Linux; elsewhere a no-op)
+            with contextlib.suppress(ImportError, AttributeError, OSError):
+                import fcntl
+
+                fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BUFFER)  # type: ignore[union-attr]
+            pickle.dump(source, proc.stdin, protocol=5)  # type: ignore[arg-type]
+        self.sent = 0
+        self.received = 0
+        self.busy = False
+        self.wanted = 0  # the pull the consumer reads (or will): rendering never lags behind it
+        self.closing = False
+        self.ready: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PAGES)
+        self.thread = threading.Thread(target=self._serve, name="sample-feeder", daemon=True)
+        self.thread.start()
+
+    def pages(self, pi: int) -> Iterator[tuple[bytes, int, int, str]]:
+        """The rendered pages of pull ``pi`` of the plan, in order (one pull at a time: see ``busy``)."""
+        self.busy = True
+        self.wanted = max(self.wanted, pi)
+        try:
+            while True:
+                try:
+                    item = self.ready.get(timeout=0.5)
+                except queue.Empty:
+                    if not self.thread.is_alive():
+                        raise RuntimeError("the sample feeder stopped (pulls read out of order?)") from None
+                    continue
+                if isinstance(item, _Failed):
+                    raise item.error
+                tpi, page = item
+                if tpi < pi:  # what was rendered ahead for a pull nobody read
+                    continue
+                if tpi > pi or page is None:  # the end of this pull
+                    if tpi > pi:  # (can only happen if pulls were read out of order)
+                        raise RuntimeError("sample pulls read out of order")
+                    return
+                yield page
+        finally:
+            self.wanted = max(self.wanted, pi + 1)  # a pull left half read: move on
+            self.busy = False
+
+    def _serve(self) -> None:
+        try:
+            pi = 0
+            while pi < len(self.plan) and not self.closing:
+                pi = max(pi, self.wanted)
+                if pi >= len(self.plan):
+                    break
+                self._render(pi)
+                pi += 1
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(_Failed(exc))
+
+    def _render(self, pi: int) -> None:
+        di, si = self.plan[pi]
+        total = self.source.page_count(di, si)
+        chunks = iter([(start, min(total, start + CHUNK_PAGES)) for start in range(0, total, CHUNK_PAGES)])
+        inflight = 0
+        skipped = False
+        while True:
+            skipped = skipped or self.wanted > pi or self.closing
+            while inflight < 2 * len(self.procs) and not skipped:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                self._send((di, si, *chunk))
+                inflight += 1
+            if not inflight:
+                break
+            pages = self._receive()
+            inflight -= 1
+            if not skipped:
+                for page in pages:
+                    if not self._put((pi, page)):
+                        return
+        self._put((pi, None))
+
+    def _put(self, item: Any) -> bool:
+        """Queue an item, unless the feeder is closing (then nobody reads: give up)."""
+        while not self.closing:
+            try:
+                self.ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _send(self, task: tuple[int, int, int, int]) -> None:
+        proc = self.procs[self.sent % len(self.procs)]
+        pickle.dump(task, proc.stdin, protocol=5)  # type: ignore[arg-type]
+        proc.stdin.flush()  # type: ignore[union-attr]
+        self.sent += 1
+
+    def _receive(self) -> list[tuple[bytes, int, int, str]]:
+        proc = self.procs[self.received % len(self.procs)]
+        try:
+            pages = pickle.load(proc.stdout)  # type: ignore[arg-type]
+        except EOFError:
+            raise RuntimeError(f"a sample worker exited (code {proc.poll()}); see its error above") from None
+        self.received += 1
+        return pages
+
+    def close(self) -> None:
+        self.closing = True
+        for proc in self.procs:  # the workers finish their chunk and exit
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # type: ignore[union-attr]
+        for proc in self.procs:  # idle workers exit at once; busy ones (a run cut short) are stopped
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.thread.join(timeout=5)
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                proc.stdout.close()  # type: ignore[union-attr]
 
 
 __all__ = ["SampleSource", "stream_key"]
+
+if __name__ == "__main__":
+    _worker_main()

@@ -1,0 +1,243 @@
+"""HTTP plumbing for the API source: request timeouts, rate limits, retries, and keeping the token secret.
+
+Nothing here knows about tweets. :class:`RateLimiter` reads the ``x-rate-limit-*`` headers of every
+response and decides how long to wait; :class:`Backoff` spaces out retries of failed requests;
+:func:`with_timeout` makes every request of a ``requests`` session time out; :func:`protect_secret`
+keeps a token out of log records (tweepy logs its request headers, bearer token included, at DEBUG).
+The clock and the sleep are injectable so tests exercise the real decisions without waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+log = logging.getLogger(__name__)
+
+REDACTED = "********"
+USAGE_CAPPED = "https://api.twitter.com/2/problems/usage-capped"
+# Wait after a 429 that names no reset time (the API always sends one; proxies may not).
+DEFAULT_429_WAIT = 60.0
+
+
+class ApiError(RuntimeError):
+    """The API refused or failed; the message names the likely cause and never contains the token."""
+
+
+class RateLimitError(ApiError):
+    """A rate limit or usage cap that waiting within ``max_rate_limit_wait`` does not clear."""
+
+
+# -- secrets -------------------------------------------------------------------------------------------------
+class _RedactSecrets(logging.Filter):
+    """Replaces registered secrets in a log record's message (and drops its args once merged)."""
+
+    def __init__(self) -> None:
+        super().__init__("tweetlake-redact")
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the logger's problem, not ours
+            return True
+        if any(secret in message for secret in self.secrets):
+            record.msg = redact(message, self.secrets)
+            record.args = None
+        return True
+
+
+_FILTER = _RedactSecrets()
+# Loggers that may see a request's headers: tweepy logs them at DEBUG; urllib3 and requests do not today,
+# but are covered in case a future version does.
+GUARDED_LOGGERS = ("tweepy", "tweepy.client", "urllib3.connectionpool", "requests")
+
+
+def protect_secret(secret: str) -> None:
+    """Keep ``secret`` out of every record logged through the loggers that see HTTP requests."""
+    if not secret:
+        return
+    _FILTER.secrets.add(secret)
+    for name in GUARDED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def redact(text: str, secrets: set[str] | tuple[str, ...] | list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+# -- timeouts ------------------------------------------------------------------------------------------------
+def with_timeout(session: requests.Session, timeout: float) -> requests.Session:
+    """Give every request of ``session`` a timeout unless the caller passes one (tweepy never does)."""
+    current = getattr(session, "_tweetlake_timeout", None)
+    if current is not None:
+        session._tweetlake_timeout = timeout  # type: ignore[attr-defined]
+        return session
+    original = session.request
+
+    def request(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = session._tweetlake_timeout  # type: ignore[attr-defined]
+        return original(method, url, *args, **kwargs)
+
+    session._tweetlake_timeout = timeout  # type: ignore[attr-defined]
+    session.request = request  # type: ignore[method-assign]
+    return session
+
+
+# -- rate limits ---------------------------------------------------------------------------------------------
+def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, int] | None:
+    """``{"limit", "remaining", "reset"}`` from the ``x-rate-limit-*`` headers, or None without them."""
+    out = {}
+    for key in ("limit", "remaining", "reset"):
+        value = headers.get(f"x-rate-limit-{key}")
+        if value is not None and str(value).strip().isdigit():
+            out[key] = int(value)
+    return out or None
+
+
+def clock_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%SZ")
+
+
+@dataclass
+class Wait:
+    """A decision to wait ``seconds`` before the next request to an endpoint, and why."""
+
+    seconds: float
+    message: str
+
+
+@dataclass
+class RateLimiter:
+    """Per-endpoint rate-limit windows from response headers, and the waits they call for.
+
+    ``max_wait`` caps any single wait: a window that resets later than that is an error, never a silent
+    hour-long sleep. ``clock`` returns epoch seconds, like the ``x-rate-limit-reset`` header.
+    """
+
+    max_wait: float = 900.0
+    clock: Callable[[], float] = time.time
+    windows: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def update(self, endpoint: str, headers: Mapping[str, str]) -> dict[str, int] | None:
+        """Record the window a response reports; returns it (for the page's envelope)."""
+        window = rate_limit_headers(headers)
+        if window is not None:
+            self.windows[endpoint] = window
+        return window
+
+    def before_request(self, endpoint: str) -> Wait | None:
+        """A wait if the endpoint's window is known to be spent (remaining 0) and not reset yet."""
+        window = self.windows.get(endpoint)
+        if not window or window.get("remaining", 1) > 0 or "reset" not in window:
+            return None
+        seconds = window["reset"] - self.clock() + 1
+        if seconds <= 0:
+            self.windows.pop(endpoint, None)
+            return None
+        limit = f" of {window['limit']} requests" if "limit" in window else ""
+        self._check_cap(endpoint, seconds, f"the rate-limit window{limit} for {endpoint} is spent")
+        self.windows.pop(endpoint, None)
+        return Wait(
+            seconds,
+            f"rate limit{limit} for {endpoint} spent: waiting {seconds:.0f}s for the window "
+            f"to reset at {clock_time(window['reset'])} (cap {self.max_wait:.0f}s)",
+        )
+
+    def after_429(self, endpoint: str, response: requests.Response, already_waited: bool) -> Wait:
+        """The wait a 429 calls for, or :class:`RateLimitError` when waiting cannot help."""
+        body = _json_or_empty(response)
+        problem = str(body.get("type", "")) if isinstance(body, dict) else ""
+        title = str(body.get("title", "")) if isinstance(body, dict) else ""
+        if problem == USAGE_CAPPED or title == "UsageCapExceeded":
+            detail = body.get("detail") or "usage cap exceeded"
+            period = body.get("period")
+            raise RateLimitError(
+                f"429 from {endpoint}: {detail}{f' ({period})' if period else ''}. The project's monthly "
+                "post cap is spent: waiting does not help; it resets with the billing period, or upgrade "
+                "the access level. Nothing after the last committed page was ingested; the watermark is "
+                "unchanged."
+            )
+        if already_waited:
+            raise RateLimitError(
+                f"429 Too Many Requests from {endpoint} again after waiting for the rate-limit window to "
+                "reset: another client may share this app's limit. Giving up; the watermark is unchanged, "
+                "rerun later."
+            )
+        window = self.update(endpoint, response.headers) or {}
+        if "reset" in window:
+            seconds = max(window["reset"] - self.clock(), 0) + 1
+            until = f" at {clock_time(window['reset'])}"
+        else:
+            seconds, until = DEFAULT_429_WAIT, ""
+        self._check_cap(endpoint, seconds, f"429 Too Many Requests from {endpoint}")
+        self.windows.pop(endpoint, None)
+        return Wait(
+            seconds,
+            f"429 Too Many Requests from {endpoint}: waiting {seconds:.0f}s for the window "
+            f"to reset{until} (cap {self.max_wait:.0f}s)",
+        )
+
+    def _check_cap(self, endpoint: str, seconds: float, what: str) -> None:
+        if seconds > self.max_wait:
+            raise RateLimitError(
+                f"{what}: the window resets in {seconds:.0f}s, longer than the cap of {self.max_wait:.0f}s "
+                "(TWEETLAKE_MAX_RATE_LIMIT_WAIT). Giving up; the watermark is unchanged, rerun later."
+            )
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter for 5xx answers and connection failures: ``retries`` tries more."""
+
+    retries: int = 5
+    base: float = 1.0
+    ceiling: float = 60.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before retry ``attempt`` (1-based): ``base * 2**(attempt-1)``, jittered to 50-100%."""
+        full = min(self.ceiling, self.base * 2 ** (attempt - 1))
+        return full * (0.5 + 0.5 * self.rng.random())
+
+
+def _json_or_empty(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {}
+
+
+def problem_detail(response: requests.Response) -> str:
+    """The API's own explanation of an error response, in one line (never headers, so never the token)."""
+    body = _json_or_empty(response)
+    parts: list[str] = []
+    if isinstance(body, dict):
+        for key in ("title", "detail", "reason"):
+            value = body.get(key)
+            if value and str(value) not in parts:
+                parts.append(str(value))
+        for error in body.get("errors") or []:
+            if isinstance(error, dict):
+                message = error.get("message") or error.get("detail")
+                if message and str(message) not in parts:
+                    parts.append(str(message))
+    if not parts:
+        text = (response.text or "").strip().replace("\n", " ")
+        parts.append(text[:300] or response.reason or "")
+    return "; ".join(p for p in parts if p)

@@ -1,0 +1,146 @@
+"""Progress of a long ingest: pages, tweets and rate-limit waits while it runs, and a line per stream run.
+
+On a terminal it is one line on stderr, redrawn in place (``\\r``): a bar when the total is known (the
+sample source knows it), a counter otherwise. Anywhere else (Airflow logs, CI, a pipe) it is a plain
+line every ``every_pages`` pages or ``every_seconds`` seconds, whichever comes first. Messages (the line
+per stream run, rate-limit waits) go through ``emit``, clearing the bar first so the two never mix.
+
+Use from a driver::
+
+    reporter = Reporter(emit=print_to_stderr, total_tweets=getattr(source, "expected_tweets", None))
+    reporter.start_pull(pull.endpoint, pull.stream)
+    pull.on_wait = reporter.waiting          # the source calls it before sleeping for a rate limit
+    for page in pull.pages: ...; reporter.page(page.tweet_count or 0)
+    reporter.end_pull("... 12 pages, 1,200 tweets")
+    reporter.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+log = logging.getLogger(__name__)
+
+BAR_WIDTH = 24
+REDRAW_SECONDS = 0.1
+
+
+class Reporter:
+    """Counts pages, tweets and waits; shows them as a redrawn bar (``tty``) or periodic log lines."""
+
+    def __init__(
+        self,
+        *,
+        emit: Callable[[str], None] | None = None,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        total_tweets: int | None = None,
+        every_pages: int = 1000,
+        every_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.emit_fn = emit or log.info
+        self.stream = stream if stream is not None else sys.stderr
+        if tty is None:
+            isatty = getattr(self.stream, "isatty", None)
+            tty = bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+        self.tty = tty
+        self.total = total_tweets or None
+        self.every_pages = every_pages
+        self.every_seconds = every_seconds
+        self.clock = clock
+        self.started = clock()
+        self.pages = 0
+        self.tweets = 0
+        self.waits = 0
+        self.current = ""
+        self._last_report_pages = 0
+        self._last_report_time = self.started
+        self._last_draw = 0.0
+        self._drawn = False
+
+    # -- events -------------------------------------------------------------------------------------------
+    def start_pull(self, endpoint: str, stream: str) -> None:
+        self.current = f"{endpoint} {stream!r}"
+        self._draw(force=True)
+
+    def page(self, tweets: int) -> None:
+        self.pages += 1
+        self.tweets += tweets
+        if self.tty:
+            self._draw()
+            return
+        now = self.clock()
+        if (
+            self.pages - self._last_report_pages >= self.every_pages
+            or now - self._last_report_time >= self.every_seconds
+        ):
+            self._last_report_pages, self._last_report_time = self.pages, now
+            self.emit_fn(f"  ... {self.status()}")
+
+    def waiting(self, seconds: float, message: str) -> None:
+        """A rate-limit wait is about to start: show it now, not after it ends."""
+        self.waits += 1
+        self.message(message, warning=True)
+
+    def end_pull(self, line: str) -> None:
+        self.message(line)
+
+    def message(self, text: str, *, warning: bool = False) -> None:
+        """A line of its own; on a terminal the bar is cleared before and redrawn after."""
+        self._clear()
+        logger = getattr(self.emit_fn, "__self__", None)
+        if warning and isinstance(logger, logging.Logger):  # emit is some_logger.info: warn on it
+            logger.warning("%s", text)
+        else:
+            self.emit_fn(text)
+        self._draw(force=True)
+
+    def close(self) -> None:
+        self._clear()
+
+    # -- rendering ----------------------------------------------------------------------------------------
+    def rate(self) -> float:
+        elapsed = self.clock() - self.started
+        return self.tweets / elapsed if elapsed > 0 else 0.0
+
+    def status(self) -> str:
+        parts = [f"{self.pages:,} pages", f"{self.tweets:,} tweets", f"{self.rate():,.0f} tweets/s"]
+        if self.waits:
+            parts.append(f"{self.waits} rate-limit wait(s)")
+        if self.current:
+            parts.append(self.current)
+        return ", ".join(parts)
+
+    def bar(self) -> str:
+        if self.total:
+            done = min(self.tweets / self.total, 1.0)
+            filled = int(done * BAR_WIDTH)
+            head = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:4.0%} "
+        else:
+            head = ""
+        return head + self.status()
+
+    def _draw(self, force: bool = False) -> None:
+        if not self.tty:
+            return
+        now = self.clock()
+        if not force and now - self._last_draw < REDRAW_SECONDS:
+            return
+        self._last_draw = now
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        self.stream.write("\r" + self.bar()[:width].ljust(width))
+        self.stream.flush()
+        self._drawn = True
+
+    def _clear(self) -> None:
+        if self.tty and self._drawn:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self._drawn = False

@@ -1,0 +1,53 @@
+"""Fixtures: a fake Twitter API v2 server per test, and a requests session that tweepy talks to it with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from tests.fake_twitter.server import FakeTwitter, FakeTwitterServer
+
+API_HOST = "https://api.twitter.com"
+
+
+class RewriteAdapter(HTTPAdapter):
+    """Sends what tweepy addresses to https://api.twitter.com (hard-coded) to the local fake instead.
+
+    Records the timeout of every request, so tests can check that none goes out without one.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(max_retries=0)
+        self.base_url = base_url
+        self.timeouts: list[Any] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        assert request.url is not None and request.url.startswith(API_HOST), request.url
+        request.url = self.base_url + request.url[len(API_HOST) :]
+        self.timeouts.append(kwargs.get("timeout"))
+        return super().send(request, **kwargs)
+
+
+def session_for(base_url: str) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxy from the environment between us and 127.0.0.1
+    session.mount(API_HOST, RewriteAdapter(base_url))
+    return session
+
+
+@pytest.fixture
+def fake_twitter() -> Iterator[FakeTwitter]:
+    """A fresh fake API on a free port of 127.0.0.1, stopped after the test."""
+    api = FakeTwitter()
+    with FakeTwitterServer(api):
+        yield api
+
+
+@pytest.fixture
+def twitter_session(fake_twitter: FakeTwitter) -> requests.Session:
+    """A requests session whose calls to https://api.twitter.com reach ``fake_twitter``."""
+    return session_for(fake_twitter.base_url)

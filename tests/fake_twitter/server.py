@@ -1,0 +1,416 @@
+"""A fake Twitter API v2 on 127.0.0.1: real HTTP, real-shaped bodies, scripted failures.
+
+It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent``, ``/2/users/by/username/:u``,
+``/2/users/:id/tweets`` and ``/2/users/:id/mentions``, with the documented behaviour the source relies
+on: newest first; ``since_id``/``until_id``/``start_time``/``end_time`` filtering; pagination through
+``meta.next_token`` (sent back as ``next_token`` on search, ``pagination_token`` on timelines); the
+7-day limit of recent search; ``x-rate-limit-*`` headers; and the API's error bodies (problem JSON:
+401, 403 client-not-enrolled, 429 with reset headers, 429 UsageCapExceeded, 5xx, 400 invalid request).
+Partial errors ride along in 200 responses when asked for.
+
+Failures are scripted with :meth:`FakeTwitter.fail`; every request is recorded, and so is every body
+sent, byte for byte, so tests can compare bronze with what went over the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+TWITTER_EPOCH_MS = 1288834974657
+
+UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+TOO_MANY = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+USAGE_CAPPED = {
+    "account_id": 1234567890,
+    "product_name": "standard-basic",
+    "title": "UsageCapExceeded",
+    "period": "Monthly",
+    "scope": "Product",
+    "detail": "Usage cap exceeded: Monthly product cap",
+    "type": "https://api.twitter.com/2/problems/usage-capped",
+}
+CLIENT_NOT_ENROLLED = {
+    "client_id": "27316216",
+    "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens "
+    "from a Twitter developer App that is attached to a Project. You can create a project via the developer "
+    "portal.",
+    "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+    "title": "Client Forbidden",
+    "required_enrollment": "Appropriate Level of API Access",
+    "reason": "client-not-enrolled",
+    "type": "https://api.twitter.com/2/problems/client-forbidden",
+}
+SERVICE_UNAVAILABLE = {
+    "title": "Service Unavailable",
+    "detail": "Service Unavailable",
+    "type": "about:blank",
+    "status": 503,
+}
+
+
+def snowflake(ts: datetime, seq: int = 0) -> str:
+    return str(((int(ts.timestamp() * 1000) - TWITTER_EPOCH_MS) << 22) | (seq & 0x3FFFFF))
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def make_tweets(
+    n: int,
+    newest: datetime,
+    *,
+    author_id: str = "2244994945",
+    step: timedelta = timedelta(minutes=7),
+    text: str = "shipping a lake &amp; a DAG 🦆 #dataengineering",
+    seq: int = 0,
+) -> list[dict[str, Any]]:
+    """``n`` tweets, one every ``step`` back from ``newest``; real v2 shape, text HTML-escaped."""
+    tag_at = text.find("#")
+    out = []
+    for i in range(n):
+        ts = newest - step * i
+        tid = snowflake(ts, seq + i)
+        tweet: dict[str, Any] = {
+            "edit_history_tweet_ids": [tid],
+            "id": tid,
+            "text": f"{text} {i}",
+            "author_id": author_id,
+            "created_at": iso(ts),
+            "conversation_id": tid,
+            "lang": "en",
+            "possibly_sensitive": False,
+            "public_metrics": {
+                "retweet_count": i % 3,
+                "reply_count": 0,
+                "like_count": i,
+                "quote_count": 0,
+                "bookmark_count": 0,
+                "impression_count": 10 * i,
+            },
+        }
+        if tag_at >= 0:
+            tag = text[tag_at + 1 :].split()[0]
+            tweet["entities"] = {"hashtags": [{"start": tag_at, "end": tag_at + 1 + len(tag), "tag": tag}]}
+        out.append(tweet)
+    return out
+
+
+@dataclass
+class Fault:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    times: int  # how many more requests it answers; -1: every one
+    path: str
+    page: int | None
+    delay: float
+    when: Callable[[Request], bool] | None
+
+
+@dataclass
+class Request:
+    path: str
+    params: dict[str, str]
+    authorized: bool
+    page: int
+    status: int = 0
+    body: bytes = b""
+
+
+@dataclass
+class FakeTwitter:
+    """The API's state: tweets per query and per account, users, rate-limit windows, scripted faults."""
+
+    token: str = "AAAAAAAAAAAAAAAAAAAAAFakeBearerTokenForTests0123456789abcdef"
+    page_size: int | None = None  # serve shorter pages than max_results (still with next_token)
+    partial_errors: bool = False
+    forbidden: set[str] = field(default_factory=set)  # path fragments answered with client-not-enrolled
+    limit: int = 450
+    remaining: int = 450
+    reset_in: float = 900.0
+    clock: Callable[[], float] = time.time
+    search: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mentions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    base_url: str = ""
+
+    # -- scripting ------------------------------------------------------------------------------------------
+    def add_user(self, username: str, user_id: str) -> dict[str, Any]:
+        user = {
+            "id": user_id,
+            "name": username.title(),
+            "username": username,
+            "created_at": "2015-03-01T09:00:00.000Z",
+            "verified": False,
+            "description": "data &amp; ducks 🦆",
+            "location": "São Paulo",
+            "public_metrics": {
+                "followers_count": 1200,
+                "following_count": 80,
+                "tweet_count": 5000,
+                "listed_count": 12,
+            },
+        }
+        self.users[username.lower()] = user
+        return user
+
+    def fail(
+        self,
+        status: int,
+        body: Any = None,
+        *,
+        times: int = 1,
+        path: str = "/2/",
+        page: int | None = None,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        when: Callable[[Request], bool] | None = None,
+    ) -> Fault:
+        """Answer the next ``times`` matching requests (``-1``: all) with ``status``/``body`` instead."""
+        default = {401: UNAUTHORIZED, 403: CLIENT_NOT_ENROLLED, 429: TOO_MANY, 503: SERVICE_UNAVAILABLE}
+        fault = Fault(
+            status,
+            default.get(status, {"title": "Error", "status": status}) if body is None else body,
+            headers or {},
+            times,
+            path,
+            page,
+            delay,
+            when,
+        )
+        self.faults.append(fault)
+        return fault
+
+    def rate_limit_reset(self, seconds: float) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": str(self.limit),
+            "x-rate-limit-remaining": "0",
+            "x-rate-limit-reset": str(int(self.clock() + seconds)),
+        }
+
+    def sent(self, path_part: str = "") -> list[Request]:
+        return [r for r in self.requests if path_part in r.path]
+
+    # -- serving --------------------------------------------------------------------------------------------
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        url = urlparse(raw_path)
+        params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        token = params.get("pagination_token") or params.get("next_token")
+        served = self.page_size or self._size(params)
+        page = (
+            int(token[5:]) // served + 1 if token and token.startswith("page-") and token[5:].isdigit() else 1
+        )
+        req = Request(url.path, params, headers.get("authorization") == f"Bearer {self.token}", page)
+        with self.lock:
+            self.requests.append(req)
+            status, extra, body = self._answer(req)
+            if status != 429 or "x-rate-limit-reset" not in extra:
+                self.remaining = max(self.remaining - 1, 0)
+            hdrs = {
+                "content-type": "application/json; charset=utf-8",
+                "x-rate-limit-limit": str(self.limit),
+                "x-rate-limit-remaining": str(self.remaining),
+                "x-rate-limit-reset": str(int(self.clock() + self.reset_in)),
+                **extra,
+            }
+            data = (
+                body
+                if isinstance(body, bytes)
+                else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            )
+            req.status, req.body = status, data
+        return status, hdrs, data
+
+    def _fault_for(self, req: Request) -> Fault | None:
+        for fault in self.faults:
+            if fault.times == 0 or fault.path not in req.path:
+                continue
+            if fault.page is not None and fault.page != req.page:
+                continue
+            if fault.when is not None and not fault.when(req):
+                continue
+            if fault.times > 0:
+                fault.times -= 1
+            return fault
+        return None
+
+    def _answer(self, req: Request) -> tuple[int, dict[str, str], Any]:
+        if not req.authorized:
+            return 401, {}, UNAUTHORIZED
+        fault = self._fault_for(req)
+        if fault is not None:
+            if fault.delay:
+                self.lock.release()
+                try:
+                    time.sleep(fault.delay)
+                finally:
+                    self.lock.acquire()
+            return fault.status, dict(fault.headers), fault.body
+        if any(part in req.path for part in self.forbidden):
+            return 403, {}, CLIENT_NOT_ENROLLED
+        parts = req.path.strip("/").split("/")
+        if req.path == "/2/tweets/search/recent":
+            if "query" not in req.params:
+                return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
+            return self._tweets(req, self.search.get(req.params["query"], []), horizon=True)
+        if parts[:4] == ["2", "users", "by", "username"] and len(parts) == 5:
+            user = self.users.get(parts[4].lower())
+            if user is None:
+                return (
+                    200,
+                    {},
+                    {
+                        "errors": [
+                            {
+                                "value": parts[4],
+                                "detail": f"Could not find user with username: [{parts[4]}].",
+                                "title": "Not Found Error",
+                                "resource_type": "user",
+                                "parameter": "username",
+                                "resource_id": parts[4],
+                                "type": "https://api.twitter.com/2/problems/resource-not-found",
+                            }
+                        ]
+                    },
+                )
+            return 200, {}, {"data": {"id": user["id"], "name": user["name"], "username": user["username"]}}
+        if parts[:2] == ["2", "users"] and len(parts) == 4 and parts[3] in ("tweets", "mentions"):
+            store = self.timelines if parts[3] == "tweets" else self.mentions
+            return self._tweets(req, store.get(parts[2], []), horizon=False)
+        return (
+            404,
+            {},
+            {"title": "Not Found Error", "type": "about:blank", "status": 404, "detail": "Not Found"},
+        )
+
+    def _size(self, params: dict[str, str]) -> int:
+        return int(params.get("max_results", 10))
+
+    def _tweets(self, req: Request, corpus: list[dict[str, Any]], *, horizon: bool) -> tuple[int, dict, Any]:
+        p = req.params
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        if horizon and "start_time" in p and _ts(p["start_time"]) < now - timedelta(days=7):
+            return (
+                400,
+                {},
+                _invalid(
+                    "start_time",
+                    p["start_time"],
+                    f"Invalid 'start_time':'{p['start_time']}'. 'start_time' must be on or after "
+                    f"{(now - timedelta(days=7)).strftime('%Y-%m-%dT%H:%MZ')}",
+                ),
+            )
+        tweets = sorted(corpus, key=lambda t: int(t["id"]), reverse=True)
+        if "since_id" in p:
+            tweets = [t for t in tweets if int(t["id"]) > int(p["since_id"])]
+        elif "start_time" in p:  # the API ignores start_time when since_id is given
+            tweets = [t for t in tweets if _ts(t["created_at"]) >= _ts(p["start_time"])]
+        if "until_id" in p:
+            tweets = [t for t in tweets if int(t["id"]) < int(p["until_id"])]
+        if "end_time" in p:
+            tweets = [t for t in tweets if _ts(t["created_at"]) < _ts(p["end_time"])]
+        size = self._size(p)
+        token = p.get("pagination_token") or p.get("next_token")
+        if token and not (token.startswith("page-") and token[5:].isdigit()):
+            name = "next_token" if "next_token" in p else "pagination_token"
+            return 400, {}, _invalid(name, token, f"Invalid '{name}':'{token}'.")
+        offset = int(token[5:]) if token else 0
+        served = self.page_size or size
+        chunk = tweets[offset : offset + served]
+        meta: dict[str, Any] = {"result_count": len(chunk)}
+        if chunk:
+            meta = {"newest_id": chunk[0]["id"], "oldest_id": chunk[-1]["id"], **meta}
+        if offset + served < len(tweets):
+            meta["next_token"] = f"page-{offset + served}"  # opaque to clients
+        if not chunk:
+            return 200, {}, {"meta": meta}
+        authors = {t["author_id"] for t in chunk}
+        users = [u for u in self.users.values() if u["id"] in authors]
+        body: dict[str, Any] = {"data": chunk, "includes": {"users": users}}
+        if self.partial_errors:
+            missing = str(int(chunk[-1]["id"]) - 1000)
+            body["errors"] = [
+                {
+                    "value": missing,
+                    "detail": f"Could not find tweet with referenced_tweets.id: [{missing}].",
+                    "title": "Not Found Error",
+                    "resource_type": "tweet",
+                    "parameter": "referenced_tweets.id",
+                    "resource_id": missing,
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ]
+        body["meta"] = meta
+        return 200, {}, body
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _invalid(name: str, value: str, message: str) -> dict[str, Any]:
+    return {
+        "errors": [{"parameters": {name: [value]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, hdrs, data = self.server.api.handle("GET", self.path, headers)
+        self.send_response(status)
+        for k, v in hdrs.items():
+            self.send_header(k, v)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the http.server API
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: FakeTwitter
+
+
+class FakeTwitterServer:
+    """Runs a :class:`FakeTwitter` on a free port of 127.0.0.1 in a thread."""
+
+    def __init__(self, api: FakeTwitter) -> None:
+        self.api = api
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.httpd.api = api
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        api.base_url = self.url
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-twitter", daemon=True)
+
+    def __enter__(self) -> FakeTwitterServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)

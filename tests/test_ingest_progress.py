@@ -1,0 +1,73 @@
+"""Progress reporting: a redrawn bar on a terminal, periodic lines elsewhere, waits shown as they start."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+from ingestion.ingest import ingest
+from ingestion.lake import Lake
+from ingestion.progress import Reporter
+from ingestion.sources.sample import SampleSource
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_without_a_terminal_it_logs_every_n_pages_or_seconds() -> None:
+    lines: list[str] = []
+    clock = Clock()
+    reporter = Reporter(emit=lines.append, tty=False, every_pages=3, every_seconds=60, clock=clock)
+    reporter.start_pull("search_recent", "duckdb")
+    for _ in range(7):
+        clock.now += 1
+        reporter.page(100)
+    assert [line for line in lines if "..." in line] == [
+        "  ... 3 pages, 300 tweets, 100 tweets/s, search_recent 'duckdb'",
+        "  ... 6 pages, 600 tweets, 100 tweets/s, search_recent 'duckdb'",
+    ]
+    clock.now += 61  # quiet for a minute: a line even without enough pages
+    reporter.page(0)
+    assert lines[-1].startswith("  ... 8 pages, 700 tweets")
+    reporter.waiting(42.0, "429 Too Many Requests from search_recent: waiting 42s")
+    assert lines[-1] == "429 Too Many Requests from search_recent: waiting 42s"
+    for _ in range(3):  # the 3rd page after the last line brings the next one
+        reporter.page(10)
+    assert "1 rate-limit wait(s)" in lines[-1]
+
+
+def test_on_a_terminal_it_redraws_one_line_and_clears_it_for_messages() -> None:
+    out = io.StringIO()
+    lines: list[str] = []
+    clock = Clock()
+    reporter = Reporter(emit=lines.append, stream=out, tty=True, total_tweets=400, clock=clock)
+    reporter.start_pull("search_recent", "duckdb")
+    clock.now += 1
+    reporter.page(100)
+    clock.now += 1
+    reporter.page(100)
+    assert out.getvalue().count("\r") == 3 and "[############............]  50% " in out.getvalue()
+    reporter.end_pull("  search_recent 'duckdb' 2026-11-20: 2 pages, 200 tweets")
+    assert "\r\x1b[2K" in out.getvalue() and lines == [
+        "  search_recent 'duckdb' 2026-11-20: 2 pages, 200 tweets"
+    ]
+    reporter.close()
+    assert out.getvalue().endswith("\r\x1b[2K")
+    assert "\n" not in out.getvalue()  # never a new line of its own on the terminal
+
+
+def test_ingest_reports_pages_and_the_total(tmp_path: Path) -> None:
+    out = io.StringIO()
+    lines: list[str] = []
+    source = SampleSource(tweets=500, days=1, end_date=date(2026, 11, 20), queries=("q",), accounts=())
+    reporter = Reporter(emit=lines.append, stream=out, tty=True, total_tweets=source.expected_tweets)
+    summary = ingest(source, Lake(str(tmp_path / "lake")), reporter=reporter)
+    assert summary.tweets == 500
+    assert "100%" in out.getvalue() and "500 tweets" in out.getvalue()
+    assert lines == [f"  search_recent 'q' 2026-11-20: {summary.pages} pages, 500 tweets"]
