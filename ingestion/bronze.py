@@ -117,9 +117,10 @@ class BronzeRun:
         if page.newest_id and (not s.newest_id or int(page.newest_id) > int(s.newest_id)):
             s.newest_id = page.newest_id
         if len(self._buffer) >= self.pages_per_object or self._buffered_bytes >= self.bytes_per_object:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write the buffered pages as one object now (a failed pull keeps what it fetched)."""
         if not self._buffer:
             return
         s = self.summary
@@ -133,7 +134,7 @@ class BronzeRun:
 
     def commit(self) -> RunSummary:
         """Flush, remove what earlier attempts of this run key left behind, record the run."""
-        self._flush()
+        self.flush()
         s = self.summary
         written = set(s.objects)
         earlier = self.lake.glob(f"{self.prefix}/ingest_date=*/{s.run_key}-*.jsonl")

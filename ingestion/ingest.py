@@ -127,6 +127,6 @@ def ingest(
 def _keep_partial(run: BronzeRun) -> None:
     """Write the pages a failed pull did fetch (never committed: the watermark stays where it was)."""
     try:
-        run._flush()
+        run.flush()
     except Exception as exc:  # the original failure matters more
         log.warning("could not keep the %d page(s) fetched before the failure: %s", len(run._buffer), exc)

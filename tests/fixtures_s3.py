@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import requests
 
 from ingestion.lake import Lake
 
@@ -37,51 +30,10 @@ class S3Bucket:
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    """Start ``moto.server`` on a free port; yield its endpoint URL; stop it after the session.
-
-    Dummy AWS credentials are set for the session (and the previous values restored afterwards) so the
-    standard AWS chain used by s3fs and boto3 finds them and no real account is ever touched.
-    """
-    saved = {k: os.environ.get(k) for k in DUMMY_ENV}
-    os.environ.update(DUMMY_ENV)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(endpoint, timeout=2)
-                break
-            except requests.RequestException:  # not listening yet, or still starting up
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not start on {endpoint}") from None
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def s3_server(moto_server: str) -> str:
+    """The session's one S3 API server (``tests.fixtures_lake.moto_server``), by the name these tests use."""
+    return moto_server
 
 
 @pytest.fixture

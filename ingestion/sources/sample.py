@@ -273,7 +273,7 @@ class SampleSource:
         req.update(
             max_results=self.page_size,
             start_time=isoformat_z(start),
-            end_time=isoformat_z(start + timedelta(hours=23)),
+            end_time=isoformat_z(start + timedelta(days=1)),
         )
         if page_no:
             key = "next_token" if s.endpoint == ENDPOINT else "pagination_token"
@@ -304,7 +304,8 @@ class SampleSource:
 
     def _pages(self, pi: int, di: int, si: int, feeder: _Feeder | None) -> Iterator[Page]:
         s = self.streams[si]
-        fetched = datetime.combine(self.day_dates()[di], time(23, 0), UTC)
+        # fetched when the day is over: every tweet of the day was created before its page was fetched
+        fetched = datetime.combine(self.day_dates()[di], time(23, 59, 59, 999000), UTC)
         if feeder is not None and not feeder.busy:
             rendered: Iterator[tuple[bytes, int, int, str]] = feeder.pages(pi)
         else:  # in this process (also when pulls are read interleaved)
