@@ -46,7 +46,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, chain, dag, get_current_context, task
 from tweetlake_airflow import refresh as steps
-from tweetlake_airflow.alerts import alert_on_failure
+from tweetlake_airflow.alerts import alert_on_failure, alert_on_run_failure
 from tweetlake_airflow.assets import lake_assets
 
 LAKE = lake_assets()
@@ -70,6 +70,7 @@ DEFAULT_ARGS = {
     max_active_tasks=4,
     default_args=DEFAULT_ARGS,
     dagrun_timeout=timedelta(hours=2),
+    on_failure_callback=alert_on_run_failure,
     tags=["tweetlake"],
     doc_md=__doc__,
     params={

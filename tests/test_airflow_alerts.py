@@ -7,7 +7,7 @@ import logging
 from types import SimpleNamespace
 
 import pytest
-from tweetlake_airflow.alerts import alert_on_failure, webhook_url
+from tweetlake_airflow.alerts import alert_on_failure, alert_on_run_failure, webhook_url
 
 from tests.fixtures_airflow import WebhookReceiver
 from tests.fixtures_lake import free_port
@@ -38,6 +38,20 @@ def test_alert_posts_slack_json_and_logs(
     errors = [r for r in caplog.records if r.name == "tweetlake.alerts" and r.levelno == logging.ERROR]
     assert len(errors) == 1 and "validate_silver failed" in errors[0].getMessage()
     assert webhook.url not in caplog.text, "the webhook URL is a secret"
+
+
+def test_run_level_alert_only_for_failures_no_task_reported(
+    webhook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TWEETLAKE_ALERTS", json.dumps({"conn_type": "http", "password": webhook.url})
+    )
+    dag_run = SimpleNamespace(dag_id="tweetlake_refresh", run_id="scheduled__2026-11-20T14")
+    alert_on_run_failure({"dag_run": dag_run, "reason": "task_failure"})
+    assert webhook.posts == [], "a failed task already alerted; the run must not alert twice"
+    alert_on_run_failure({"dag_run": dag_run, "reason": "timed_out"})
+    assert len(webhook.posts) == 1
+    assert "tweetlake_refresh scheduled__2026-11-20T14 failed: timed_out" in webhook.posts[0]["text"]
 
 
 def test_without_a_connection_the_log_record_is_the_alert(

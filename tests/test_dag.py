@@ -72,6 +72,7 @@ def test_dag_is_well_formed(dagbag) -> None:
     assert dag.catchup is False
     assert dag.start_date.tzinfo is not None
     assert dag.dagrun_timeout is not None
+    assert dag.on_failure_callback, "a run that times out must alert too"
     for task in dag.tasks:
         assert task.on_failure_callback, f"{task.task_id} has no failure alert"
     order = [t.task_id for t in dag.topological_sort()]

@@ -66,8 +66,30 @@ def send_webhook(url: str, message: str, timeout: float = 10.0) -> None:
         raise RuntimeError(f"the webhook answered HTTP {response.status_code}")
 
 
+def run_failure_message(context: dict[str, Any]) -> str | None:
+    """For the DAG-level callback: a message when the run failed for a reason no task alerted about."""
+    reason = str(context.get("reason") or "")
+    if reason in ("", "task_failure"):
+        return None  # a failed task already sent its own, more precise alert
+    dag_run = context.get("dag_run")
+    dag_id = getattr(dag_run, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
+    run_id = getattr(dag_run, "run_id", None) or context.get("run_id", "?")
+    return f"tweetlake: DAG run {dag_id} {run_id} failed: {reason} (e.g. dagrun_timeout)"
+
+
+def alert_on_run_failure(context: dict[str, Any]) -> None:
+    """``on_failure_callback`` of the DAG: alerts on run failures no task reported (a timeout)."""
+    message = run_failure_message(context)
+    if message:
+        _alert(message)
+
+
 def alert_on_failure(context: dict[str, Any]) -> None:
-    message = failure_message(context)
+    """``on_failure_callback`` of every task."""
+    _alert(failure_message(context))
+
+
+def _alert(message: str) -> None:
     log.error(message)
     conn_id = os.environ.get("TWEETLAKE_ALERTS_CONN_ID") or WEBHOOK_CONN_ID
     try:
