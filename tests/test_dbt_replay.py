@@ -39,7 +39,7 @@ def test_recorded_pages_reach_silver_without_loss(local_settings: Settings) -> N
     assert with_author
     errors = sum(len(rec["response"].get("errors") or []) for rec in bronze_records(lake))
     got = con.execute(
-        f"select count(*) from read_parquet('{lake.url('silver', 'api_errors')}/*/*.parquet') "
+        f"select count(*) from read_parquet('{lake.url('silver', 'api_errors')}/*.parquet') "
         "where error_key is not null"
     ).fetchone()[0]
     assert got == errors
