@@ -70,6 +70,20 @@ def moto_server() -> Iterator[str]:
         proc.kill()
 
 
+def query(settings: Settings, sql: str) -> list[tuple]:
+    """Run SQL on a fresh DuckDB connection that can read the lake (local or S3)."""
+    import duckdb
+
+    from ingestion.duckdb_plugin import register_lake_filesystem
+
+    con = duckdb.connect()
+    register_lake_filesystem(con, settings.lake, settings.s3_endpoint)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def make_bucket(endpoint: str) -> str:
     import boto3
 

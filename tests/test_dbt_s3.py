@@ -4,29 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import pytest
 
 from ingestion.config import Settings
-from ingestion.duckdb_plugin import register_lake_filesystem
 from ingestion.lake import Lake
 from ingestion.pipeline import run_build, run_ingest
 from ingestion.publish import STAGING_GOLD
 from ingestion.workdir import work_dir
 from tests.bronze_reader import bronze_tweet_ids
+from tests.fixtures_lake import query
 
 pytestmark = pytest.mark.slow
 PARTITIONED = ("tweets", "tweet_metrics", "hashtags", "mentions", "urls", "referenced_tweets")
 GOLD = ("user_engagement_daily", "top_tweets", "hashtag_trends_daily", "sentiment_daily", "interactions")
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect()
-    register_lake_filesystem(con, settings.lake, settings.s3_endpoint)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def silver_ids(settings: Settings) -> list[str]:

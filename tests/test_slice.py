@@ -14,9 +14,9 @@ import duckdb
 import pytest
 
 from ingestion.config import Settings
-from ingestion.duckdb_plugin import register_lake_filesystem
 from ingestion.lake import Lake
 from tests.bronze_reader import bronze_tweet_ids
+from tests.fixtures_lake import query
 
 pytestmark = pytest.mark.slow
 TWEETLAKE = str(Path(sys.executable).with_name("tweetlake"))
@@ -26,15 +26,6 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(settings.env_for_subprocess())
     return subprocess.run([TWEETLAKE, *args], env=env, capture_output=True, text=True, timeout=600)
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect()
-    register_lake_filesystem(con, settings.lake, settings.s3_endpoint)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_refresh_builds_every_layer(lake_settings: Settings) -> None:

@@ -45,3 +45,23 @@
     where tweet_id not in (select tweet_id from winners)
   {%- endif %}
 {%- endmacro %}
+
+
+{#- Latest observation wins: the new rows merged with the existing rows of the same key, one row per key,
+    the newest by (last_seen_at, bronze_file, new batch first) winning, keeping the earliest first_seen_at. -#}
+{% macro merge_latest(new_rows, existing, key) -%}
+    select * exclude (merged_first_seen_at) replace (merged_first_seen_at as first_seen_at)
+    from (
+        select
+            * exclude (is_new),
+            min(first_seen_at) over (partition by {{ key }}) as merged_first_seen_at
+        from (
+            select *, true as is_new from {{ new_rows }}
+            union all by name
+            select *, false as is_new from {{ existing }}
+        )
+        qualify row_number() over (
+            partition by {{ key }} order by last_seen_at desc, bronze_file desc, is_new desc
+        ) = 1
+    )
+{%- endmacro %}

@@ -80,26 +80,9 @@ existing as (
 
 ),
 
-merged as (
-
-    select
-        * exclude (is_new),
-        min(first_seen_at) over (partition by tweet_id) as merged_first_seen_at
-    from (
-        select *, true as is_new from renamed
-        union all by name
-        select *, false as is_new from existing
-    )
-    qualify row_number() over (
-        partition by tweet_id order by last_seen_at desc, bronze_file desc, is_new desc
-    ) = 1
-
-),
-
 final as (
 
-    select * exclude (merged_first_seen_at) replace (merged_first_seen_at as first_seen_at)
-    from merged
+    {{ merge_latest('renamed', 'existing', 'tweet_id') }}
 
 )
 {%- else -%}
