@@ -47,7 +47,9 @@ def _source_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--tweets", type=int, help="sample: how many tweets to generate (default 3000)")
     g.add_argument("--days", type=int, help="sample: over how many days (default 3)")
-    g.add_argument("--end-date", type=_date, help="sample: last day generated (default today, UTC)")
+    g.add_argument(
+        "--end-date", type=_date, help="sample: last day generated (default yesterday, the last full UTC day)"
+    )
     g.add_argument("--seed", type=int, help="sample: random seed (default 42)")
     g.add_argument("--start-time", help="api: window start, ISO 8601 UTC (e.g. 2026-11-20T00:00:00Z)")
     g.add_argument("--end-time", help="api: window end, ISO 8601 UTC")

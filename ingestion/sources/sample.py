@@ -175,7 +175,8 @@ class SampleSource:
 
     tweets: int = 3000
     days: int = 3
-    end_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    # the last complete day (UTC): a page of today would be stamped after now
+    end_date: date = field(default_factory=lambda: datetime.now(UTC).date() - timedelta(days=1))
     seed: int = 42
     queries: tuple[str, ...] = DEFAULT_QUERIES
     accounts: tuple[str, ...] = DEFAULT_ACCOUNTS
