@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 
@@ -67,18 +68,14 @@ class Lake:
         return self.fs._strip_protocol(url) if self.remote else url
 
     # -- writing -------------------------------------------------------------------------------------------
-    def write_bytes(self, rel: str, data: bytes) -> str:
-        """Write ``data`` to ``rel`` atomically; returns the full URL."""
-        url = self.url(rel)
-        if self.remote:
-            self.fs.pipe_file(self._strip(url), data)
-            return url
+    def _write_local(self, url: str, fill: Callable[[BinaryIO], object]) -> None:
+        """Write a local file atomically: ``fill`` writes a temporary file beside it, renamed over it."""
         folder, name = os.path.split(url)
         os.makedirs(folder, exist_ok=True)
         tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             with open(tmp, "wb") as fh:
-                fh.write(data)
+                fill(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, url)
@@ -86,15 +83,29 @@ class Lake:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+    def write_bytes(self, rel: str, data: bytes) -> str:
+        """Write ``data`` to ``rel`` atomically; returns the full URL."""
+        url = self.url(rel)
+        if self.remote:
+            self.fs.pipe_file(self._strip(url), data)
+        else:
+            self._write_local(url, lambda fh: fh.write(data))
         return url
 
     def write_json(self, rel: str, obj: Any) -> str:
         return self.write_bytes(rel, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
     def put_file(self, local_path: str, rel: str) -> str:
-        """Copy a local file into the lake atomically."""
-        with open(local_path, "rb") as fh:
-            return self.write_bytes(rel, fh.read())
+        """Copy a local file into the lake atomically, streamed (never whole in memory)."""
+        url = self.url(rel)
+        if self.remote:
+            # one PUT, or a multipart upload that appears only when completed
+            self.fs.put_file(local_path, self._strip(url))
+        else:
+            with open(local_path, "rb") as src:
+                self._write_local(url, lambda fh: shutil.copyfileobj(src, fh, 8 << 20))
+        return url
 
     # -- reading -------------------------------------------------------------------------------------------
     def read_bytes(self, rel: str) -> bytes:
@@ -125,9 +136,6 @@ class Lake:
             return
         for path in sorted(self.fs.find(target)):
             yield path[len(base) :].lstrip("/")
-
-    def size(self, rel: str) -> int:
-        return int(self.fs.size(self._strip(self.url(rel))))
 
     # -- removing ------------------------------------------------------------------------------------------
     def remove(self, rels: list[str]) -> None:

@@ -53,8 +53,8 @@ def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishS
                 f"copy (select * from read_parquet('{_sql(local)}')) to '{_sql(csv)}' (header, delimiter ',')"
             )
             rows = con.execute(f"select count(*) from read_parquet('{_sql(local)}')").fetchone()[0]
-            _replace(lake, local, posixpath.join("gold", f"{table}.parquet"))
-            _replace(lake, csv, posixpath.join("gold", f"{table}.csv"))
+            lake.put_file(local, posixpath.join("gold", f"{table}.parquet"))
+            lake.put_file(csv, posixpath.join("gold", f"{table}.csv"))
             summary.tables[table] = int(rows)
     con.close()
     summary.seconds = time.perf_counter() - started
@@ -63,22 +63,6 @@ def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishS
         {"run_id": run_id, "published_at": isoformat_z(utcnow()), "tables": summary.tables},
     )
     return summary
-
-
-def _replace(lake: Lake, local: str, rel: str) -> None:
-    """Move a local file to ``rel`` in the lake, atomically."""
-    if lake.remote:
-        lake.fs.put_file(local, lake._strip(lake.url(rel)))
-        return
-    target = lake.url(rel)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.tmp")
-    with open(local, "rb") as src, open(tmp, "wb") as dst:
-        while chunk := src.read(8 << 20):
-            dst.write(chunk)
-        dst.flush()
-        os.fsync(dst.fileno())
-    os.replace(tmp, target)
 
 
 def _sql(value: Any) -> str:
