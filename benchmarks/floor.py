@@ -16,11 +16,16 @@ import yaml
 SOURCES = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "silver" / "__sources.yml"
 
 
-def bronze_columns() -> str:
-    """The same explicit schema the dbt source uses (one definition, in __sources.yml)."""
-    doc = yaml.safe_load(SOURCES.read_text())
-    meta = doc["sources"][0]["meta"]
-    return re.sub(r"\s+", " ", meta["columns"])
+def bronze_columns(kind: str = "full") -> str:
+    """The explicit schema the dbt build reads bronze with (macro bronze_columns; parts in __sources.yml)."""
+    meta = {
+        k: re.sub(r"\s+", " ", str(v)).strip()
+        for k, v in yaml.safe_load(SOURCES.read_text())["sources"][0]["meta"].items()
+    }
+    data = meta["tweet"] if kind != "pages" else "struct(id varchar)"
+    includes = f"includes struct(users {meta['user']}[], tweets {meta['included_tweet']}[])"
+    rest = "" if kind == "tweets" else f", {includes}, errors {meta['error']}[]"
+    return f"{{'envelope': '{meta['envelope']}', 'response': 'struct(data {data}[]{rest})'}}"
 
 
 def floor_query(lake: str) -> str:

@@ -21,7 +21,7 @@ def test_runner_writes_every_step_and_ratio(tmp_path: Path) -> None:
             "-m",
             "benchmarks.run",
             "--size",
-            "3k",
+            "10k",
             "--work",
             str(tmp_path / "work"),
             "--results",
@@ -33,7 +33,7 @@ def test_runner_writes_every_step_and_ratio(tmp_path: Path) -> None:
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    result = json.loads((tmp_path / "results" / "3k.json").read_text())
+    result = json.loads((tmp_path / "results" / "10k.json").read_text())
     steps = result["steps"]
     for name in (
         "ingest",
@@ -54,6 +54,6 @@ def test_runner_writes_every_step_and_ratio(tmp_path: Path) -> None:
         "validation_over_build",
         "baseline_over_build_excl_sentiment",
     }
-    table = (tmp_path / "results" / "3k.md").read_text()
+    table = (tmp_path / "results" / "10k.md").read_text()
     assert "| build_full |" in table and "build_over_floor" in table
-    assert not (tmp_path / "work" / "lake-3k").exists(), "the generated lake is removed unless --keep"
+    assert not (tmp_path / "work" / "lake-10k").exists(), "the generated lake is removed unless --keep"

@@ -1,22 +1,35 @@
-{#- Reading bronze: the explicit schema (one definition, in models/silver/__sources.yml meta.columns). -#}
+{#- Reading bronze: the explicit schema, one definition in parts (models/silver/__sources.yml meta). -#}
 
-{% macro bronze_columns() -%}
+{#- the `columns` argument of read_json for one kind of read:
+    full    every field silver uses (the source's external_location, the benchmark floor);
+    tweets  the envelope and response.data (stg_bronze_tweets);
+    pages   the envelope, includes and errors, and of response.data only the ids (stg_bronze_pages).
+    Each read parses only what it keeps: two narrow reads of a file cost less than one wide read whose
+    nested lists of tweets must be materialized for everything downstream (measured: benchmarks/). -#}
+{% macro bronze_columns(kind='full') -%}
   {%- if not execute -%}{{ return("{'envelope': 'json', 'response': 'json'}") }}{%- endif -%}
   {%- for node in graph.sources.values() if node.source_name == 'bronze' and node.name == 'pages' -%}
-    {{ return(node.source_meta['columns'] | trim) }}
+    {%- set meta = node.source_meta -%}
+    {%- set data = meta['tweet'] if kind != 'pages' else 'struct(id varchar)' -%}
+    {%- set rest = '' if kind == 'tweets' else
+          ', includes struct(users ' ~ meta['user'] ~ '[], tweets ' ~ meta['included_tweet'] ~ '[]), errors '
+          ~ meta['error'] ~ '[]' -%}
+    {{ return("{'envelope': '" ~ meta['envelope'] | trim ~ "', 'response': 'struct(data " ~ data | trim ~ "[]"
+              ~ rest ~ ")'}") }}
   {%- endfor -%}
   {{ exceptions.raise_compiler_error('source bronze.pages not found') }}
 {%- endmacro %}
 
 
-{#- read_json over the given bronze files, or an empty relation with the same columns when none -#}
-{% macro read_bronze(files) -%}
+{#- read_json over the given bronze files with the columns of `kind`, plus the hive partition columns and
+    the file name; an empty relation with the same columns when there are no files -#}
+{% macro read_bronze(files, kind) -%}
   {%- if files | length > 0 -%}
     select * from read_json({{ sql_list(files) }}, format = 'newline_delimited', hive_partitioning = true,
       hive_types = {'source': 'varchar', 'endpoint': 'varchar', 'stream': 'varchar', 'ingest_date': 'date'},
-      filename = true, columns = {{ bronze_columns() }})
+      filename = true, columns = {{ bronze_columns(kind) }})
   {%- else -%}
-    {%- set columns = fromyaml(bronze_columns()) -%}
+    {%- set columns = fromyaml(bronze_columns(kind)) -%}
     select
       {%- for name, type in columns.items() %}
       cast(null as {{ type }}) as {{ name }},
@@ -25,6 +38,38 @@
       cast(null as date) as ingest_date, cast(null as varchar) as filename
     where false
   {%- endif -%}
+{%- endmacro %}
+
+
+{#- the paths of the bronze files this build reads (stg_bronze_files), sorted -#}
+{% macro bronze_files_to_read() -%}
+  {%- if execute and load_relation(ref('stg_bronze_files')) is not none -%}
+    {{ return(run_query('select path from ' ~ ref('stg_bronze_files') ~ ' order by 1').columns[0].values() | list) }}
+  {%- endif -%}
+  {{ return([]) }}
+{%- endmacro %}
+
+
+{#- The pages of the bronze files this build reads (stg_bronze_files), read with the columns of `kind`:
+    the envelope's fields and the response as parsed. page_id is the file's number in this build
+    (stg_bronze_files.file_id) and the page number, so both reads of a file agree on it; a tweet finds its
+    author among the same page's users by it. A model calling this declares
+    `-- depends_on: {{ ref('stg_bronze_files') }}` and `-- depends_on: {{ source('bronze', 'pages') }}`. -#}
+{% macro bronze_pages(kind) -%}
+    select
+        (cast(files.file_id as bigint) << 32) + coalesce(bronze.envelope.page_number, 0) as page_id,
+        {{ lake_relative('bronze.filename') }} as bronze_file,
+        bronze.ingest_date,
+        bronze.envelope.source as source,
+        bronze.envelope.endpoint as endpoint,
+        bronze.envelope.stream as stream,
+        bronze.envelope.run_id as run_id,
+        bronze.envelope.run_key as run_key,
+        coalesce(bronze.envelope.page_number, 0) as page_number,
+        cast(bronze.envelope.fetched_at as timestamptz) as observed_at,
+        bronze.response
+    from ({{ read_bronze(bronze_files_to_read(), kind) }}) as bronze
+    inner join {{ ref('stg_bronze_files') }} as files on files.path = bronze.filename
 {%- endmacro %}
 
 

@@ -71,6 +71,16 @@
 
   {#- nothing new: an incremental partition/append write of nothing is a no-op -#}
   {%- set skip = rows == 0 and mode in ('partitions', 'append') -%}
+  {%- if mode == 'partitions' -%}
+    {#- the partitions this incremental build rewrites: its data tests read only those (macro
+        duckdb__get_where_subquery); a marker row (dt null) when it rewrites none -#}
+    {% call statement('touched') -%}
+      insert into {{ touched_relation() }}
+      select '{{ this.identifier }}', null
+      union all
+      select distinct '{{ this.identifier }}', {{ partition_by }} from {{ batch_relation }}
+    {%- endcall %}
+  {%- endif -%}
   {%- if not skip -%}
     {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
     {% call statement('copy') -%}
@@ -175,4 +185,38 @@
 {#- a SQL list literal of strings: ['a', 'b'] -#}
 {% macro sql_list(values) -%}
   [{%- for v in values -%}'{{ v | replace("'", "''") }}'{{ ', ' if not loop.last }}{%- endfor -%}]
+{%- endmacro %}
+
+
+{#- scratch.main.tweetlake_touched (model, dt): the partitions each partitioned model rewrote in this
+    build (created by on-run-start, so it exists in every dbt invocation and starts empty) -#}
+{% macro touched_relation() -%}
+  scratch.main.tweetlake_touched
+{%- endmacro %}
+
+
+{#- Data tests of a partitioned lake table read only the partitions this build rewrote: a tweet never
+    changes partition and the rows elsewhere were tested when they were written, so a test's cost follows
+    the batch, not the lake. Tables rewritten whole (first build, --full-refresh, unpartitioned, gold) and
+    every table in a `dbt test` of its own are tested whole. The partitions are literals, so DuckDB prunes
+    the other partitions' files instead of reading them. -#}
+{% macro duckdb__get_where_subquery(relation) -%}
+  {%- set where = config.get('where', '') -%}
+  {%- set partitions = none -%}
+  {%- if execute and relation.identifier and run_query(
+        "select count(*) from duckdb_tables() where database_name = 'scratch' and schema_name = 'main'"
+        ~ " and table_name = 'tweetlake_touched'")[0][0] > 0 -%}
+    {%- set found = run_query("select cast(dt as varchar) from " ~ touched_relation() ~ " where model = '"
+          ~ relation.identifier ~ "'") -%}
+    {%- if found | length > 0 -%}
+      {%- set partitions = found.columns[0].values() | reject('none') | list -%}
+    {%- endif -%}
+  {%- endif -%}
+  {%- set conditions = [] -%}
+  {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
+  {%- if partitions is not none -%}{%- do conditions.append(in_partitions(partitions)) -%}{%- endif -%}
+  {%- if conditions -%}
+    {{ return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') }}
+  {%- endif -%}
+  {{ return(relation) }}
 {%- endmacro %}

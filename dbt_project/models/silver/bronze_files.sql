@@ -27,9 +27,9 @@ pages as (
     select
         bronze_file,
         count(*) as pages,
-        sum(len(tweets)) as tweets,
+        sum(tweet_count) as tweets,
         sum(len(errors)) as errors,
-        count(*) filter (where len(tweets) = 0 or tweets is null) as empty_pages
+        count(*) filter (where tweet_count = 0) as empty_pages
     from {{ ref('stg_bronze_pages') }}
     group by bronze_file
 

@@ -16,10 +16,11 @@ with observations as (
 
 sentiment as (
 
-    select text_hash, any_value(sentiment_score) as sentiment_score
-    from {{ ref('tweet_sentiment') }}
-    where text_hash in (select text_hash from observations)
-    group by text_hash
+    -- (stg_tweets, not the observations CTE: a CTE read twice is materialized, wide rows and all)
+    select scores.text_hash, any_value(scores.sentiment_score) as sentiment_score
+    from {{ ref('tweet_sentiment') }} as scores
+    semi join {{ ref('stg_tweets') }} as batch on batch.text_hash = scores.text_hash
+    group by scores.text_hash
 
 ),
 

@@ -34,7 +34,10 @@ processed as (
 
 new_files as (
 
-    select files.*
+    select
+        files.*,
+        -- the file's number in this build (part of page_id, macro page_id)
+        row_number() over (order by files.path) as file_id
     from files
     anti join processed using (bronze_file, size, mtime)
 

@@ -15,5 +15,5 @@ SCHEMA = pa.schema([("text_hash", pa.uint64()), ("sentiment_score", pa.float64()
 def model(dbt, session):
     dbt.config(materialized="table")
     query = dbt.ref("stg_texts_to_score").select("text_hash", "text_clean").sql_query()
-    reader = session.cursor().execute(query).to_arrow_reader(100_000)
+    reader = session.cursor().sql(query).to_arrow_reader(100_000)
     return pa.RecordBatchReader.from_batches(SCHEMA, score_arrow_batches(reader))

@@ -1,0 +1,31 @@
+{#- Every tweet of the new bronze files (stg_bronze_files), one row per observation, straight from the
+    JSON: the envelope and response.data only (bronze_columns('tweets')), unnested as it is read, so the
+    pages' lists of tweets are never materialized. Ephemeral: stg_tweets types it in the same query. -#}
+{{ config(materialized='ephemeral') }}
+-- depends_on: {{ source('bronze', 'pages') }}
+-- depends_on: {{ ref('stg_bronze_files') }}
+
+with pages as (
+
+    {{ bronze_pages('tweets') }}
+
+),
+
+observations as (
+
+    select
+        page_id,
+        bronze_file,
+        source,
+        endpoint,
+        stream,
+        page_number,
+        observed_at,
+        unnest(response.data) as tweet,
+        generate_subscripts(response.data, 1) as position
+    from pages
+    where len(response.data) > 0
+
+)
+
+select * from observations
