@@ -91,7 +91,9 @@
 {%- endmacro %}
 
 
-{#- text for analysis: no `RT @x:` prefix, no URLs, no @mentions, hashtags as plain words, one space -#}
+{#- text for analysis: no `RT @x:` prefix, no URLs, no @mentions, hashtags as plain words, one space.
+    Whitespace: runs of two or more, and single tabs or newlines (RE2's \s is [\t\n\f\r ]), become one
+    space; the same result as replacing every \s+, without rewriting each single space (half the cost). -#}
 {% macro clean_text(expression) -%}
-  trim(regexp_replace(regexp_replace({{ expression }}, '^RT @\w+:\s*|https?://\S+|@\w+|#', '', 'g'), '\s+', ' ', 'g'))
+  trim(regexp_replace(regexp_replace({{ expression }}, '^RT @\w+:\s*|https?://\S+|@\w+|#', '', 'g'), '\s\s+|[\t\n\f\r]', ' ', 'g'))
 {%- endmacro %}
