@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from ingestion.lake import Lake
-from ingestion.pages import Page, bronze_line, envelope, isoformat_z, stream_key, utcnow
+from ingestion.lake import AtomicWriter, Lake
+from ingestion.pages import Page, bronze_parts, envelope, isoformat_z, stream_key, utcnow
 
 BRONZE = "bronze"
 PAGES_PER_OBJECT = 500
@@ -98,9 +98,15 @@ class BronzeRun:
             ingest_date=ingest_date.isoformat(),
             started_at=isoformat_z(utcnow()),
         )
-        self._buffer: list[bytes] = []
-        self._buffered_bytes = 0
+        self._writer: AtomicWriter | None = None  # the object being written (streamed, see Lake.open_atomic)
+        self._writer_rel = ""
+        self._writer_pages = 0
         self._committed = False
+
+    @property
+    def pending_pages(self) -> int:
+        """Pages added but not yet in a landed object."""
+        return self._writer_pages
 
     def add(self, page: Page) -> None:
         if self._committed:
@@ -108,38 +114,50 @@ class BronzeRun:
         s = self.summary
         s.pages += 1
         env = envelope(page, source=s.source, run_id=s.run_id, run_key=s.run_key, page_number=s.pages)
-        line = bronze_line(env, page.body)
-        self._buffer.append(line)
-        self._buffered_bytes += len(line)
+        writer = self._writer
+        if writer is None:
+            self._writer_rel = posixpath.join(self.partition, f"{s.run_key}-{len(s.objects):05d}.jsonl")
+            writer = self._writer = self.lake.open_atomic(self._writer_rel)
+        try:
+            writer.write(*bronze_parts(env, page.body))
+        except BaseException:  # a page half written: drop the object (rerunning rewrites it)
+            self._writer, self._writer_pages = None, 0
+            writer.abort()
+            raise
+        self._writer_pages += 1
         s.tweets += page.tweet_count or 0
         s.partial_errors += page.error_count or 0
         s.empty_pages += 0 if page.tweet_count else 1
         if page.newest_id and (not s.newest_id or int(page.newest_id) > int(s.newest_id)):
             s.newest_id = page.newest_id
-        if len(self._buffer) >= self.pages_per_object or self._buffered_bytes >= self.bytes_per_object:
+        if self._writer_pages >= self.pages_per_object or writer.bytes >= self.bytes_per_object:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered pages as one object now (a failed pull keeps what it fetched)."""
-        if not self._buffer:
+        """Land the pages added so far as one whole object now (a failed pull keeps what it fetched)."""
+        writer, self._writer = self._writer, None
+        if writer is None:
             return
+        self._writer_pages = 0
+        try:
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
         s = self.summary
-        rel = posixpath.join(self.partition, f"{s.run_key}-{len(s.objects):05d}.jsonl")
-        data = b"".join(self._buffer)
-        self.lake.write_bytes(rel, data)
-        s.objects.append(rel)
-        s.bytes += len(data)
-        self._buffer.clear()
-        self._buffered_bytes = 0
+        s.objects.append(self._writer_rel)
+        s.bytes += writer.bytes
 
     def commit(self) -> RunSummary:
         """Flush, remove what earlier attempts of this run key left behind, record the run."""
         self.flush()
         s = self.summary
         written = set(s.objects)
-        earlier = self.lake.glob(f"{self.prefix}/ingest_date=*/{s.run_key}-*.jsonl")
+        objects = f"{self.prefix}/ingest_date=*/{s.run_key}-*.jsonl"
+        earlier = self.lake.glob(objects)
         stale = [rel for rel in earlier if rel not in written]
         self.lake.remove(stale)
+        self.lake.remove_temporary(objects)  # objects an earlier attempt was killed while writing
         s.replaced = stale
         s.finished_at = isoformat_z(utcnow())
         journal = posixpath.join(

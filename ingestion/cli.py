@@ -189,8 +189,16 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _quality_gate_failed() -> tuple[type[Exception], ...]:
+    """``QualityGateFailed`` once ``expectations.validate`` is imported (only then can it be raised).
+
+    Not imported up front: it imports pandas, a second or more of start-up for every command.
+    """
+    module = sys.modules.get("expectations.validate")
+    return (module.QualityGateFailed,) if module is not None else ()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from expectations.validate import QualityGateFailed
     from ingestion.build import BuildError
     from ingestion.lake import LakeError
     from ingestion.workdir import LakeBusy
@@ -200,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         say(f"tweetlake: configuration error: {exc}")
         return EXIT_CONFIG
-    except QualityGateFailed as exc:
+    except _quality_gate_failed() as exc:
         say(f"tweetlake: {exc}")
         return EXIT_QUALITY
     except (BuildError, LakeError, LakeBusy, FileNotFoundError, PermissionError) as exc:

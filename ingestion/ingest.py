@@ -126,7 +126,8 @@ def ingest(
 
 def _keep_partial(run: BronzeRun) -> None:
     """Write the pages a failed pull did fetch (never committed: the watermark stays where it was)."""
+    pending = run.pending_pages
     try:
         run.flush()
     except Exception as exc:  # the original failure matters more
-        log.warning("could not keep the %d page(s) fetched before the failure: %s", len(run._buffer), exc)
+        log.warning("could not keep the %d page(s) fetched before the failure: %s", pending, exc)

@@ -8,6 +8,7 @@ in ``.tmp`` so no reader's glob (``*.jsonl``, ``*.parquet``) ever matches them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
@@ -15,11 +16,12 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from functools import cached_property
-from typing import Any, BinaryIO
-
-import fsspec
+from typing import TYPE_CHECKING, Any
 
 from ingestion.config import Settings, is_remote
+
+if TYPE_CHECKING:  # imported when the filesystem is first used: not every command needs it
+    import fsspec
 
 LAYERS = ("bronze", "silver", "gold", "quality", "_state", "_staging")
 
@@ -57,6 +59,8 @@ class Lake:
     def fs(self) -> fsspec.AbstractFileSystem:
         if self.remote:
             return s3_filesystem(self.s3_endpoint)
+        import fsspec
+
         return fsspec.filesystem("file", auto_mkdir=True)
 
     def url(self, *parts: str) -> str:
@@ -68,21 +72,10 @@ class Lake:
         return self.fs._strip_protocol(url) if self.remote else url
 
     # -- writing -------------------------------------------------------------------------------------------
-    def _write_local(self, url: str, fill: Callable[[BinaryIO], object]) -> None:
+    def _write_local(self, url: str, fill: Callable[[AtomicWriter], object]) -> None:
         """Write a local file atomically: ``fill`` writes a temporary file beside it, renamed over it."""
-        folder, name = os.path.split(url)
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                fill(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, url)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with _LocalWriter(url) as writer:
+            fill(writer)
 
     def write_bytes(self, rel: str, data: bytes) -> str:
         """Write ``data`` to ``rel`` atomically; returns the full URL."""
@@ -92,6 +85,33 @@ class Lake:
         else:
             self._write_local(url, lambda fh: fh.write(data))
         return url
+
+    def open_atomic(self, rel: str) -> AtomicWriter:
+        """A writer for ``rel`` whose content appears only when it is committed, whole (see
+        :class:`AtomicWriter`): locally streamed to a temporary file beside the target, on S3 kept in memory
+        for one PUT."""
+        url = self.url(rel)
+        if self.remote:
+            return _MemoryWriter(url, lambda data: self.fs.pipe_file(self._strip(url), data))
+        return _LocalWriter(url)
+
+    def remove_temporary(self, pattern: str) -> list[str]:
+        """Remove what interrupted local writes left behind: the temporary files of targets matching
+        ``pattern`` (relative, a glob on the final names). S3 writes leave none. Returns them (relative)."""
+        if self.remote:
+            return []
+        import glob
+
+        folder, name = posixpath.split(pattern)
+        found = glob.glob(os.path.join(glob.escape(self.root), folder, f".{name}.*.tmp"))
+        removed = []
+        for path in sorted(found):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            removed.append(os.path.relpath(path, self.root).replace(os.sep, "/"))
+        return removed
 
     def write_json(self, rel: str, obj: Any) -> str:
         return self.write_bytes(rel, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
@@ -164,6 +184,123 @@ class Lake:
                 f"access to S3 bucket {bucket!r} denied: check the AWS credentials in your environment "
                 "or profile (tweetlake never stores keys)"
             ) from exc
+
+
+def _temp_path(url: str) -> str:
+    """A new temporary name beside local file ``url`` (its folder created): ``.<name>.<hex>.tmp``."""
+    folder, name = os.path.split(url)
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+class AtomicWriter:
+    """Writes one object in pieces; it appears whole on :meth:`commit`, or not at all.
+
+    ``write(*parts)`` appends byte strings; ``commit()`` lands the object; ``abort()`` (also on leaving a
+    ``with`` block by an exception) drops what was written. ``bytes`` counts what was written so far.
+    """
+
+    url: str
+    bytes: int
+
+    def write(self, *parts: bytes) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+class _LocalWriter(AtomicWriter):
+    """Streams to a temporary file beside the target (never the whole object in memory), fsynced and
+    renamed over it on commit."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.bytes = 0
+        self.tmp = _temp_path(url)
+        self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+
+    def write(self, *parts: bytes) -> None:
+        if self.fd is None:
+            raise ValueError(f"{self.url}: already committed or aborted")
+        views = [memoryview(p) for p in parts if p]
+        while views:  # one system call, no copy; a short write continues where it stopped
+            done = os.writev(self.fd, views)
+            self.bytes += done
+            while views and done >= len(views[0]):
+                done -= len(views.pop(0))
+            if done:
+                views[0] = views[0][done:]
+
+    def commit(self) -> None:
+        if self.fd is None:
+            raise ValueError(f"{self.url}: already committed or aborted")
+        fd, self.fd = self.fd, None
+        try:
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            self._unlink()
+            raise
+        os.close(fd)
+        try:
+            os.replace(self.tmp, self.url)
+        except BaseException:
+            self._unlink()
+            raise
+
+    def abort(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+            self._unlink()
+
+    def _unlink(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+    def __del__(self) -> None:  # dropped without commit or abort: leave no open file behind
+        if getattr(self, "fd", None) is not None:
+            with contextlib.suppress(Exception):
+                self.abort()
+
+
+class _MemoryWriter(AtomicWriter):
+    """Collects the pieces; commit hands them, joined, to ``land`` (one PUT: whole or nothing)."""
+
+    def __init__(self, url: str, land: Callable[[bytes], object]) -> None:
+        self.url = url
+        self.bytes = 0
+        self.land = land
+        self.parts: list[bytes] | None = []
+
+    def write(self, *parts: bytes) -> None:
+        if self.parts is None:
+            raise ValueError(f"{self.url}: already committed or aborted")
+        self.parts.extend(parts)
+        self.bytes += sum(len(p) for p in parts)
+
+    def commit(self) -> None:
+        if self.parts is None:
+            raise ValueError(f"{self.url}: already committed or aborted")
+        data = b"".join(self.parts)
+        self.parts = None
+        self.land(data)
+
+    def abort(self) -> None:
+        self.parts = None
 
 
 class LakeError(RuntimeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -19,7 +20,15 @@ def utcnow() -> datetime:
 
 def isoformat_z(ts: datetime) -> str:
     """``2026-11-21T04:30:00.123Z``: the API's own timestamp format."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    last_ts, last_text = _last_isoformat[0]
+    if last_ts is ts:  # the same (immutable) datetime again, as for every page of a pull
+        return last_text
+    text = ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    _last_isoformat[0] = (ts, text)
+    return text
+
+
+_last_isoformat: list[tuple[datetime | None, str]] = [(None, "")]
 
 
 def snowflake_time(tweet_id: str | int) -> datetime:
@@ -37,6 +46,7 @@ def snowflake_for(ts: datetime, sequence: int = 0) -> int:
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def stream_key(stream: str) -> str:
     """A partition-safe name for a query or account: a readable slug plus a hash of the exact text."""
     slug = _SLUG.sub("-", stream.lower()).strip("-")[:40] or "stream"
@@ -135,5 +145,13 @@ def envelope(page: Page, *, source: str, run_id: str, run_key: str, page_number:
 
 def bronze_line(env: dict[str, Any], body: bytes) -> bytes:
     """One bronze record: ``{"envelope": {...}, "response": <the body, byte for byte>}``."""
-    head = json.dumps(env, separators=(",", ":"), ensure_ascii=False).encode()
-    return b'{"envelope":' + head + b',"response":' + body + b"}\n"
+    return b"".join(bronze_parts(env, body))
+
+
+def bronze_parts(env: dict[str, Any], body: bytes) -> tuple[bytes, bytes, bytes]:
+    """:func:`bronze_line` in three pieces, the body itself in the middle (written without a copy)."""
+    head = _ENCODE_ENVELOPE(env).encode()
+    return b'{"envelope":' + head + b',"response":', body, b"}\n"
+
+
+_ENCODE_ENVELOPE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

@@ -29,7 +29,9 @@ processes (``workers``), in order, with a bounded number of pages in flight.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import hashlib
 import os
 import pickle
@@ -113,11 +115,13 @@ TAILS = ("&amp; more", "&lt;3", "-&gt; shipped", "w/ the team", "", "", "Q&amp;A
 LANGS = ("en", "en", "en", "en", "es", "de", "fr", "ja", "und")
 PAIRS = tuple(f"{a} {b}" for a in WORDS for b in WORDS)
 NP = len(PAIRS)
+PHRASES = 4096
 
 
-def _phrases(count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+@functools.cache
+def _phrases(count: int = PHRASES) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Text halves, fixed for every seed: a tweet's text is an opener and a closer (16M combinations)
-    drawn with two random numbers instead of a dozen."""
+    drawn with two random numbers instead of a dozen. Made on first use (only renderers need them)."""
     rng = random.Random(20261120)
     openers = tuple(
         " ".join([rng.choice(MOODS), *(rng.choice(WORDS) for _ in range(rng.randrange(1, 6)))])
@@ -130,11 +134,11 @@ def _phrases(count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return openers, tuple(closers)
 
 
-PHRASES = 4096
-OPENERS, CLOSERS = _phrases(PHRASES)
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # Ready-made pieces: hashtag texts with their entity tails, lang members.
 TAG_PIECES = tuple((f" #{t}", len(t) + 1, f'"tag":"{t}"}}') for t in HASHTAGS)
 LANG_PIECES = tuple(f',"lang":"{lang}"' for lang in LANGS)
+NO_LIKES = '"retweet_count":0,"reply_count":0,"like_count":0,"quote_count":0,"bookmark_count":0,'
 PLACES = ("Berlin", "NYC", "São Paulo", "Tokyo", "Lagos", "Remote", "Zürich", "Montréal")
 USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 
@@ -311,12 +315,14 @@ class SampleSource:
             rendered: Iterator[tuple[bytes, int, int, str]] = feeder.pages(pi)
         else:  # in this process (also when pulls are read interleaved)
             rendered = (self.render_page(di, si, n) for n in range(self.page_count(di, si)))
+        first = self.request(di, si, 0)  # the other pages ask the same plus a pagination token
+        token_key = "next_token" if s.endpoint == ENDPOINT else "pagination_token"
         for page_no, (body, tweets, errors, newest) in enumerate(rendered):
             yield Page(
                 body,
                 s.endpoint,
                 s.stream,
-                self.request(di, si, page_no),
+                {**first, token_key: self.token(di, si, page_no)} if page_no else first,
                 fetched_at=fetched,
                 tweet_count=tweets,
                 error_count=errors,
@@ -349,10 +355,16 @@ class _Renderer:
         self.n_accounts = len(src.accounts)
         days = src.day_dates()
         self.day_ms = [int(datetime.combine(d, time(), UTC).timestamp() * 1000) for d in days]
-        self.days = days
         self.minutes: dict[int, list[str]] = {}  # day -> "YYYY-MM-DDTHH:MM:" of each minute (a few days)
-        self.names: dict[int, tuple[str, int, str]] = {}
-        self.frags: dict[int, bytes] = {}
+        self.secs = tuple(f"{s:02d}." for s in range(60))
+        self.millis = tuple(f"{m:03d}Z" for m in range(1000))
+        self.openers, closers = _phrases()
+        # closers as UTF-8 bytes in latin-1 characters, and how many more bytes than code points they have
+        self.closers = [(c.encode().decode("latin-1"), len(c.encode()) - len(c)) for c in closers]
+        # caches by user id (lists: cheaper to look up than dicts), each holding at most USER_CACHE users
+        self.names: list[tuple[str, int, str] | None] = [None] * self.uc
+        self.frags: list[bytes | None] = [None] * self.uc
+        self.cached_names = self.cached_frags = 0
         self.tweet_rng = random.Random()
         self.page_rng = random.Random()
         self.user_salt = _mix(self.seed, "users")
@@ -363,7 +375,8 @@ class _Renderer:
 
     def mention(self, uid: int) -> tuple[str, int, str]:
         """``(username, len("@username"), the tail of a mention entity)`` of user ``uid``, cached."""
-        found = self.names.get(uid)
+        cached = uid < len(self.names)
+        found = self.names[uid] if cached else None
         if found is None:
             if uid < self.n_accounts:
                 name = self.src.accounts[uid]
@@ -371,14 +384,18 @@ class _Renderer:
                 h = _hash64(self.user_salt + uid)
                 name = f"{WORDS[h % NW][:5]}_{WORDS[(h >> 8) % NW][:3]}{uid}"
             found = (name, len(name) + 1, f'"username":"{name}","id":"{USER_ID_BASE + uid}"}}')
-            if len(self.names) >= USER_CACHE:
-                self.names.clear()
-            self.names[uid] = found
+            if cached:
+                if self.cached_names >= USER_CACHE:
+                    self.names[:] = [None] * len(self.names)
+                    self.cached_names = 0
+                self.names[uid] = found
+                self.cached_names += 1
         return found
 
     def user_json(self, uid: int) -> bytes:
         """The user object of ``includes.users`` (as JSON bytes), a pure function of the seed and ``uid``."""
-        frag = self.frags.get(uid)
+        cached = uid < len(self.frags)
+        frag = self.frags[uid] if cached else None
         if frag is not None:
             return frag
         username = self.mention(uid)[0]
@@ -391,8 +408,7 @@ class _Renderer:
         name = username.capitalize() if account else username.replace("_", " ").title()
         parts = [
             f'{{"id":"{USER_ID_BASE + uid}","name":"{name}","username":"{username}","created_at":"'
-            f"{created.tm_year:04d}-{created.tm_mon:02d}-{created.tm_mday:02d}T{created.tm_hour:02d}:"
-            f'{created.tm_min:02d}:{created.tm_sec:02d}.000Z","verified":{verified},"public_metrics":'
+            f'{time_.strftime("%Y-%m-%dT%H:%M:%S", created)}.000Z","verified":{verified},"public_metrics":'
             f'{{"followers_count":{followers},"following_count":{(g >> 20) % 2000},"tweet_count":'
             f'{(g >> 31) % 50_000},"listed_count":{(g >> 47) % 100}}}'
         ]
@@ -403,12 +419,21 @@ class _Renderer:
             parts.append(f',"location":"{PLACES[(h >> 56) % 8]}"')
         parts.append("}")
         frag = "".join(parts).encode()
-        if len(self.frags) >= USER_CACHE:
-            self.frags.clear()
-        self.frags[uid] = frag
+        if cached:
+            if self.cached_frags >= USER_CACHE:
+                self.frags[:] = [None] * len(self.frags)
+                self.cached_frags = 0
+            self.frags[uid] = frag
+            self.cached_frags += 1
         return frag
 
     # -- pages --------------------------------------------------------------------------------------------
+    # The hot loop: every tweet of every page goes through it, so it is one function working on locals.
+    # Bodies are built as "bytes in a str": UTF-8 bytes held as latin-1 characters (only the closers carry
+    # non-ASCII: their emoji). Every piece stays one byte per character, so nothing is widened to 4 bytes a
+    # character to be built, joined and encoded; ``.encode("latin-1")`` gives the UTF-8 body as it is.
+    # Entity offsets count code points: a closer's extra UTF-8 bytes are subtracted from ``len(text)``.
+    # Which numbers are drawn from the RNGs, and in which order, is what makes the bytes: keep both.
     def page(self, di: int, si: int, page_no: int) -> tuple[bytes, int, int, str]:
         src = self.src
         stream = src.streams[si]
@@ -417,14 +442,35 @@ class _Renderer:
         total = count + reobs
         size = src.page_size
         first = page_no * size
-        timeline = stream.endpoint != ENDPOINT
-        prev_token = f',"previous_token":"{src.token(di, si, page_no - 1)}"' if timeline and page_no else ""
+        endpoint = stream.endpoint
+        prev_token = (
+            f',"previous_token":"{src.token(di, si, page_no - 1)}"'
+            if endpoint != ENDPOINT and page_no
+            else ""
+        )
         if first >= total:  # a stream-day without tweets, or the trailing empty page
             return f'{{"meta":{{"result_count":0{prev_token}}}}}'.encode(), 0, 0, ""
         last = min(total, first + size)
         prev_count = src.per_stream_day(di - 1, si) if di else 0
+        seed = self.seed
         page_rng = self.page_rng
-        page_rng.seed(_mix(self.seed, "page", si, di, page_no))
+        page_rng.seed(_mix(seed, "page", si, di, page_no))
+        page_random = page_rng.random
+        seed_tweet_rng = super(random.Random, self.tweet_rng).seed  # as Random.seed for an int, minus a layer
+        tweet_random = self.tweet_rng.random
+        na = self.n_accounts
+        span = self.uc - na
+        sbits = stream.index << 10
+        # the author: the account on its own timeline, else a user (a few post a lot)
+        own = stream.account_uid if endpoint == "user_tweets" else -1
+        mentioned_account = stream.account_uid if endpoint == "user_mentions" else -1
+        names = self.names
+        mention = self.mention
+        iso = self.iso
+        openers, closers = self.openers, self.closers
+        day_ms = self.day_ms
+        secs, millis = self.secs, self.millis
+        created_minutes = {cdi: self.day_minutes(day_ms[cdi] // DAY_MS) for cdi in {di, max(di - 1, 0)}}
         data: list[str] = []
         inc: list[str] = []
         errs: list[str] = []
@@ -435,19 +481,153 @@ class _Renderer:
                 cdi, index, ccount = di, count - 1 - pos, count
             else:  # yesterday's, seen again
                 cdi, index, ccount = di - 1, (reobs - 1 - (pos - count)) * REOBSERVE_EVERY, prev_count
-            if index % REOBSERVE_EVERY == 0:
-                rng = self.tweet_rng
-                rng.seed(_mix(self.seed, "tweet", si, cdi, index))
+            if index % REOBSERVE_EVERY == 0:  # seen again tomorrow: drawn from its own RNG
+                seed_tweet_rng(_mix(seed, "tweet", si, cdi, index))
+                r = tweet_random
             else:
-                rng = page_rng
-            tid = self.tweet(rng, stream, cdi, index, ccount, di - cdi, data, inc, errs, users)
+                r = page_random
+            lo = index * DAY_MS // ccount
+            day_start = day_ms[cdi]
+            offset = lo + int(r() * ((index + 1) * DAY_MS // ccount - lo))
+            ms = day_start + offset
+            tid = ((ms - TWITTER_EPOCH_MS) << 22) | sbits | (index & 0x3FF)
             ids.append(tid)
+            sid = str(tid)
+            author = own if own >= 0 else na + int(span * r() * r())
+            users[author] = None
+            x = r()
+            kind = 0 if x < 0.6 else 1 if x < 0.8 else 2 if x < 0.88 else 3  # original reply quote retweet
+            x = r()
+            if x < 0.5:
+                mentioned = []
+            elif x < 0.75:
+                mentioned = [na + int(span * r())]
+            else:
+                mentioned = [na + int(span * r()), na + int(span * r())]
+            if mentioned_account >= 0:
+                mentioned.insert(0, mentioned_account)
+                if kind == 3:
+                    kind = 0
+            x = r()
+            ntags = 0 if x < 0.2 else 1 if x < 0.6 else 2 if x < 0.8 else 3
+            t0, step = int(r() * 9), 1 + int(r() * 8)
+            opener = openers[int(r() * PHRASES)]
+            closer, extra = closers[int(r() * PHRASES)]
+            ents = ""
+            if kind == 3:  # retweet: "RT @original_author: <their text>"
+                orig = na + int(span * r())
+                ref_id = tid - (1 + int(r() * (1 << 30))) * 1000
+                uname, ulen, utail = names[orig] or mention(orig)
+                prefix = f"RT @{uname}: "
+                ents = f'"mentions":[{{"start":3,"end":{3 + ulen},{utail}]'
+                users[orig] = None
+                refs = f'"referenced_tweets":[{{"type":"retweeted","id":"{ref_id}"}}],'
+                reply = ""
+            else:
+                prefix = ""
+                if mentioned:
+                    at = 0
+                    items = []
+                    for uid in mentioned:
+                        uname, ulen, utail = names[uid] or mention(uid)
+                        items.append(f'{{"start":{at},"end":{at + ulen},{utail}')
+                        users[uid] = None
+                        prefix += f"@{uname} "
+                        at += ulen + 1
+                    ents = f'"mentions":[{",".join(items)}]'
+                if kind == 0:
+                    ref_id = 0
+                    refs = reply = ""
+                elif kind == 1:
+                    reply_to = mentioned[0] if mentioned else na + int(span * r())
+                    ref_id = tid - (1 + int(r() * (1 << 28))) * 1000
+                    refs = f'"referenced_tweets":[{{"type":"replied_to","id":"{ref_id}"}}],'
+                    reply = f',"in_reply_to_user_id":"{USER_ID_BASE + reply_to}"'
+                else:
+                    ref_id = tid - (1 + int(r() * (1 << 28))) * 1000
+                    refs = f'"referenced_tweets":[{{"type":"quoted","id":"{ref_id}"}}],'
+                    reply = ""
+                    inc.append(
+                        f'{{"id":"{ref_id}","text":"{PAIRS[int(r() * NP)]}","created_at":"'
+                        f'{iso(ms - 3_600_000 * (1 + int(r() * 23)))}","author_id":"'
+                        f'{USER_ID_BASE + na + int(span * r())}","edit_history_tweet_ids":["{ref_id}"]}}'
+                    )
+            text = f"{prefix}{opener} {closer}"
+            if ntags:
+                at = len(text) - extra
+                if ntags == 1:
+                    piece, plen, ptail = TAG_PIECES[t0]
+                    tags = f'"hashtags":[{{"start":{at + 1},"end":{at + 1 + plen},{ptail}]'
+                    text += piece
+                else:
+                    items = []
+                    for j in range(ntags):
+                        piece, plen, ptail = TAG_PIECES[(t0 + j * step) % 9]
+                        items.append(f'{{"start":{at + 1},"end":{at + 1 + plen},{ptail}')
+                        text += piece
+                        at += plen + 1
+                    tags = f'"hashtags":[{",".join(items)}]'
+                ents = f"{ents},{tags}" if ents else tags
+            if kind == 2 or r() < 0.25:
+                short = _tco(tid)
+                at = len(text) - extra + 1
+                if kind == 2:
+                    target = f"https://twitter.com/i/web/status/{ref_id}"
+                    display = "twitter.com/i/web/status/"
+                else:
+                    word = WORDS[int(r() * NW)]
+                    target = f"https://example.com/{word}/{index}"
+                    display = f"example.com/{word}/{index}"[:25]
+                urls = (
+                    f'"urls":[{{"start":{at},"end":{at + 23},"url":"{short}","expanded_url":"{target}",'
+                    f'"display_url":"{display}"}}]'
+                )
+                ents = f"{ents},{urls}" if ents else urls
+                text += " " + short
+            if kind == 3:  # the retweeted tweet, in includes (or an error: it was deleted)
+                if r() < 0.1:
+                    errs.append(_not_found(ref_id))
+                else:
+                    inc.append(
+                        f'{{"id":"{ref_id}","text":"{text[len(prefix) :]}","created_at":"'
+                        f'{iso(ms - 3_600_000 * (1 + int(r() * 47)))}","author_id":"{USER_ID_BASE + orig}",'
+                        f'"edit_history_tweet_ids":["{ref_id}"],"public_metrics":{{"retweet_count":'
+                        f'{1 + int(r() * 500)},"reply_count":0,"like_count":{1 + int(r() * 2000)},'
+                        '"quote_count":0}}'
+                    )
+            growth = 1.0 + (di - cdi) * (0.5 + r())
+            likes = max(0, int(3 * growth / (1.0 - r()) ** 0.667) - 3)
+            lang = LANG_PIECES[int(r() * 9)] if r() < 0.95 else ""
+            sensitive = (
+                (',"possibly_sensitive":true' if r() < 0.02 else ',"possibly_sensitive":false')
+                if r() < 0.9
+                else ""
+            )
+            if likes:
+                metrics = (
+                    f'"retweet_count":{int(likes * r() * 0.3)},"reply_count":{int(likes * r() * 0.1)},'
+                    f'"like_count":{likes},"quote_count":{int(likes * r() * 0.05)},'
+                    f'"bookmark_count":{int(likes * r() * 0.05)},'
+                )
+            else:  # (a third of new tweets) all zero, drawn all the same: the draws are in the sequence
+                r(), r(), r(), r()
+                metrics = NO_LIKES
+            entities = f',"entities":{{{ents}}}' if ents else ""
+            minute, milli = divmod(offset, 60_000)
+            sec, milli = divmod(milli, 1000)
+            data.append(
+                f'{{"id":"{sid}","text":"{text}","created_at":"{created_minutes[cdi][minute]}{secs[sec]}{millis[milli]}",'
+                f'"author_id":"{USER_ID_BASE + author}","conversation_id":"{ref_id if kind == 1 else sid}",'
+                f'"edit_history_tweet_ids":["{sid}"],{refs}"public_metrics":{{{metrics}'
+                f'"impression_count":{int((likes + 5) * (20 + r() * 80))}}}'
+                f"{lang}{sensitive}{reply}{entities}}}"
+            )
         more = last < total or src.page_count(di, si) > page_no + 1
         meta = f'"meta":{{"result_count":{len(ids)},"newest_id":"{ids[0]}","oldest_id":"{ids[-1]}"'
         if more:
             meta += f',"next_token":"{src.token(di, si, page_no + 1)}"'
         meta += prev_token + "}"
-        head = "".join(['{"data":[', ",".join(data), '],"includes":{"users":[']).encode()
+        head = "".join(['{"data":[', ",".join(data), '],"includes":{"users":[']).encode("latin-1")
         tail = ["]"]
         if inc:
             tail += [',"tweets":[', ",".join(inc), "]"]
@@ -455,160 +635,26 @@ class _Renderer:
         if errs:
             tail += [',"errors":[', ",".join(errs), "]"]
         tail += [",", meta, "}"]
-        users_json = b",".join([self.user_json(u) for u in users])
-        return b"".join((head, users_json, "".join(tail).encode())), len(ids), len(errs), str(ids[0])
+        frags = self.frags
+        users_json = b",".join([frags[u] or self.user_json(u) for u in users])
+        return b"".join((head, users_json, "".join(tail).encode("latin-1"))), len(ids), len(errs), str(ids[0])
 
-    def tweet(
-        self,
-        rng: random.Random,
-        stream: Stream,
-        di: int,
-        index: int,
-        count: int,
-        age: int,
-        data: list[str],
-        inc: list[str],
-        errs: list[str],
-        users: dict[int, None],
-    ) -> int:
-        """Append one tweet (and what it brings into ``includes``/``errors``); return its id."""
-        r = rng.random
-        na = self.n_accounts
-        span = self.uc - na
-        lo = index * DAY_MS // count
-        ms = self.day_ms[di] + lo + int(r() * ((index + 1) * DAY_MS // count - lo))
-        tid = ((ms - TWITTER_EPOCH_MS) << 22) | (stream.index << 10) | (index & 0x3FF)
-        sid = str(tid)
-        endpoint = stream.endpoint
-        # The author: the account on its own timeline, else a user (a few post a lot).
-        author = stream.account_uid if endpoint == "user_tweets" else na + int(span * r() * r())
-        users[author] = None
-        x = r()
-        kind = 0 if x < 0.6 else 1 if x < 0.8 else 2 if x < 0.88 else 3  # original reply quote retweet
-        x = r()
-        mentioned = (
-            []
-            if x < 0.5
-            else [na + int(span * r())]
-            if x < 0.75
-            else [na + int(span * r()), na + int(span * r())]
-        )
-        if endpoint == "user_mentions":
-            mentioned.insert(0, stream.account_uid)
-            if kind == 3:
-                kind = 0
-        x = r()
-        ntags = 0 if x < 0.2 else 1 if x < 0.6 else 2 if x < 0.8 else 3
-        t0, step = int(r() * 9), 1 + int(r() * 8)
-        body = f"{OPENERS[int(r() * PHRASES)]} {CLOSERS[int(r() * PHRASES)]}"
-        refs = ""
-        ref_id = 0
-        reply_to = -1
-        orig = -1
-        ents: list[str] = []
-        mention = self.names.get
-        if kind == 3:  # retweet: "RT @original_author: <their text>"
-            orig = na + int(span * r())
-            ref_id = tid - (1 + int(r() * (1 << 30))) * 1000
-            uname, ulen, utail = mention(orig) or self.mention(orig)
-            prefix = f"RT @{uname}: "
-            ents.append(f'"mentions":[{{"start":3,"end":{3 + ulen},{utail}]')
-            users[orig] = None
-            refs = f'"referenced_tweets":[{{"type":"retweeted","id":"{ref_id}"}}],'
-        else:
-            prefix = ""
-            if mentioned:
-                pos = 0
-                items = []
-                for uid in mentioned:
-                    uname, ulen, utail = mention(uid) or self.mention(uid)
-                    items.append(f'{{"start":{pos},"end":{pos + ulen},{utail}')
-                    users[uid] = None
-                    prefix += f"@{uname} "
-                    pos += ulen + 1
-                ents.append(f'"mentions":[{",".join(items)}]')
-            if kind == 1:
-                reply_to = mentioned[0] if mentioned else na + int(span * r())
-                ref_id = tid - (1 + int(r() * (1 << 28))) * 1000
-                refs = f'"referenced_tweets":[{{"type":"replied_to","id":"{ref_id}"}}],'
-            elif kind == 2:
-                ref_id = tid - (1 + int(r() * (1 << 28))) * 1000
-                refs = f'"referenced_tweets":[{{"type":"quoted","id":"{ref_id}"}}],'
-                inc.append(
-                    f'{{"id":"{ref_id}","text":"{PAIRS[int(r() * NP)]}","created_at":"'
-                    f'{_iso_ms(ms - 3_600_000 * (1 + int(r() * 23)))}","author_id":"'
-                    f'{USER_ID_BASE + na + int(span * r())}","edit_history_tweet_ids":["{ref_id}"]}}'
-                )
-        text = prefix + body
-        if ntags:
-            pos = len(text)
-            items = []
-            for j in range(ntags):
-                piece, plen, ptail = TAG_PIECES[(t0 + j * step) % 9]
-                items.append(f'{{"start":{pos + 1},"end":{pos + 1 + plen},{ptail}')
-                text += piece
-                pos += plen + 1
-            ents.append(f'"hashtags":[{",".join(items)}]')
-        if kind == 2 or r() < 0.25:
-            short = _tco(tid)
-            pos = len(text) + 1
-            if kind == 2:
-                target, display = f"https://twitter.com/i/web/status/{ref_id}", "twitter.com/i/web/status/"
-            else:
-                word = WORDS[int(r() * NW)]
-                target = f"https://example.com/{word}/{index}"
-                display = f"example.com/{word}/{index}"[:25]
-            ents.append(
-                f'"urls":[{{"start":{pos},"end":{pos + 23},"url":"{short}","expanded_url":"{target}",'
-                f'"display_url":"{display}"}}]'
-            )
-            text += " " + short
-        if kind == 3:  # the retweeted tweet, in includes (or an error: it was deleted)
-            if r() < 0.1:
-                errs.append(_not_found(ref_id))
-            else:
-                inc.append(
-                    f'{{"id":"{ref_id}","text":"{text[len(prefix) :]}","created_at":"'
-                    f'{_iso_ms(ms - 3_600_000 * (1 + int(r() * 47)))}","author_id":"{USER_ID_BASE + orig}",'
-                    f'"edit_history_tweet_ids":["{ref_id}"],"public_metrics":{{"retweet_count":'
-                    f'{1 + int(r() * 500)},"reply_count":0,"like_count":{1 + int(r() * 2000)},'
-                    '"quote_count":0}}'
-                )
-        growth = 1.0 + age * (0.5 + r())
-        likes = max(0, int(3 * growth / (1.0 - r()) ** 0.667) - 3)
-        lang = LANG_PIECES[int(r() * 9)] if r() < 0.95 else ""
-        sensitive = (
-            (',"possibly_sensitive":true' if r() < 0.02 else ',"possibly_sensitive":false')
-            if r() < 0.9
-            else ""
-        )
-        reply = f',"in_reply_to_user_id":"{USER_ID_BASE + reply_to}"' if reply_to >= 0 else ""
-        entities = f',"entities":{{{",".join(ents)}}}' if ents else ""
-        data.append(
-            f'{{"id":"{sid}","text":"{text}","created_at":"{self._iso(di, ms)}","author_id":"'
-            f'{USER_ID_BASE + author}","conversation_id":"{ref_id if kind == 1 else sid}",'
-            f'"edit_history_tweet_ids":["{sid}"],{refs}"public_metrics":{{"retweet_count":'
-            f'{int(likes * r() * 0.3)},"reply_count":{int(likes * r() * 0.1)},"like_count":{likes},'
-            f'"quote_count":{int(likes * r() * 0.05)},"bookmark_count":{int(likes * r() * 0.05)},'
-            f'"impression_count":{int((likes + 5) * (20 + r() * 80))}}}{lang}{sensitive}{reply}{entities}}}'
-        )
-        return tid
-
-    def _iso(self, di: int, ms: int) -> str:
-        """``created_at`` of a tweet of day ``di``: the minute's prefix is ready-made."""
-        minutes = self.minutes.get(di)
+    def day_minutes(self, day: int) -> list[str]:
+        """``"YYYY-MM-DDTHH:MM:"`` of every minute of ``day`` (days since 1970), for a few days at a time."""
+        minutes = self.minutes.get(day)
         if minutes is None:
-            if len(self.minutes) >= 4:
+            if len(self.minutes) >= 8:
                 self.minutes.clear()
-            day = self.days[di].isoformat()
-            minutes = self.minutes[di] = [f"{day}T{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
-        sec, milli = divmod(ms - self.day_ms[di], 1000)
-        return f"{minutes[sec // 60]}{sec % 60:02d}.{milli:03d}Z"
+            iso_day = date.fromordinal(EPOCH_ORDINAL + day).isoformat()
+            minutes = self.minutes[day] = [f"{iso_day}T{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
+        return minutes
 
-
-def _iso_ms(ms: int) -> str:
-    ts = datetime.fromtimestamp(ms / 1000, UTC)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    def iso(self, ms: int) -> str:
+        """``2026-10-31T12:34:56.789Z`` of a time in ms, from ready-made pieces."""
+        day, rest = divmod(ms, DAY_MS)
+        minute, milli = divmod(rest, 60_000)
+        sec, milli = divmod(milli, 1000)
+        return self.day_minutes(day)[minute] + self.secs[sec] + self.millis[milli]
 
 
 def _tco(tid: int) -> str:
@@ -626,13 +672,16 @@ def _not_found(tweet_id: int) -> str:
 
 
 # -- rendering in worker processes ---------------------------------------------------------------------------
-# Workers are plain subprocesses running ``python -m ingestion.sources.sample``: unlike multiprocessing's
-# spawn they never re-import the parent's ``__main__`` (which breaks scripts without a main guard), and
-# unlike fork they copy no lock another thread holds (Airflow, s3fs's event-loop thread).
+# Workers are plain subprocesses running ``_worker_main`` (``python -c``, not ``-m``: the module is then
+# imported once, not also run as ``__main__``): unlike multiprocessing's spawn they never re-import the
+# parent's ``__main__`` (which breaks scripts without a main guard), and unlike fork they copy no lock
+# another thread holds (Airflow, s3fs's event-loop thread).
 def _worker_main() -> None:
-    """A worker: read the source, then ``(day, stream, start, stop)`` tasks; write each chunk's pages."""
+    """A worker: read the source, then ``(day, stream, start, stop)`` tasks; answer each with its pages: the
+    length of a pickled list of ``(body size, tweets, errors, newest id)``, that list, then the bodies, raw
+    (written straight from the rendered bytes and read straight into the consumer's, with no copy between)."""
     stdin = sys.stdin.buffer
-    stdout = os.fdopen(sys.stdout.fileno(), "wb", buffering=PIPE_BUFFER, closefd=False)
+    out = sys.stdout.fileno()
     source: SampleSource = pickle.load(stdin)
     while True:
         try:
@@ -642,8 +691,35 @@ def _worker_main() -> None:
         if task is None:
             return
         di, si, start, stop = task
-        pickle.dump([source.render_page(di, si, p) for p in range(start, stop)], stdout, protocol=5)
-        stdout.flush()
+        pages = [source.render_page(di, si, p) for p in range(start, stop)]
+        head = pickle.dumps([(len(body), *rest) for body, *rest in pages], protocol=5)
+        _write_all(out, [len(head).to_bytes(4, "little"), head, *(body for body, *_ in pages)])
+
+
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    views = [memoryview(p) for p in parts if p]
+    while views:  # a pipe takes what fits: go on from where a write stopped
+        done = os.writev(fd, views)
+        while views and done >= len(views[0]):
+            done -= len(views.pop(0))
+        if done:
+            views[0] = views[0][done:]
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    """``size`` bytes from ``fd`` (usually a single read, straight into the result); EOFError if it ends."""
+    data = os.read(fd, size)
+    if len(data) == size:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size:
+        more = os.read(fd, size - got)
+        if not more:
+            raise EOFError
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 class _Failed:
@@ -657,8 +733,9 @@ class _Feeder:
     Chunk ``i`` goes to worker ``i % workers``; each worker answers its chunks in order, so reading the
     workers round-robin gives the chunks in order. A thread of this process sends and receives, into a
     bounded queue (``QUEUE_PAGES``): the workers keep rendering while the consumer writes a bronze object
-    or commits a run, and go on into the next pull. When the consumer asks for a later pull than the one
-    being rendered (it skips streams), rendering jumps there: at most a queue's worth is wasted.
+    or commits a run, and go on into the next pull without waiting for the end of this one. When the
+    consumer asks for a later pull than the one being rendered (it skips streams), rendering jumps there:
+    at most a queue's worth is wasted.
     """
 
     def __init__(self, source: SampleSource, plan: list[tuple[int, int]], workers: int) -> None:
@@ -669,7 +746,7 @@ class _Feeder:
         self.plan = plan
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "ingestion.sources.sample"],
+                [sys.executable, "-c", "from ingestion.sources.sample import _worker_main; _worker_main()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -688,7 +765,7 @@ class _Feeder:
         self.busy = False
         self.wanted = 0  # the pull the consumer reads (or will): rendering never lags behind it
         self.closing = False
-        self.ready: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PAGES)
+        self.ready: queue.Queue[Any] = queue.Queue(maxsize=max(1, QUEUE_PAGES // CHUNK_PAGES))  # chunks
         self.thread = threading.Thread(target=self._serve, name="sample-feeder", daemon=True)
         self.thread.start()
 
@@ -706,53 +783,58 @@ class _Feeder:
                     continue
                 if isinstance(item, _Failed):
                     raise item.error
-                tpi, page = item
+                tpi, chunk = item
                 if tpi < pi:  # what was rendered ahead for a pull nobody read
                     continue
-                if tpi > pi or page is None:  # the end of this pull
+                if tpi > pi or chunk is None:  # the end of this pull
                     if tpi > pi:  # (can only happen if pulls were read out of order)
                         raise RuntimeError("sample pulls read out of order")
                     return
-                yield page
+                yield from chunk
         finally:
             self.wanted = max(self.wanted, pi + 1)  # a pull left half read: move on
             self.busy = False
 
     def _serve(self) -> None:
+        """Keep every worker two chunks ahead, across pull boundaries (no pause between pulls); pass the
+        chunks on in order, each pull closed by ``(pull, None)``; drop what was rendered for skipped pulls."""
         try:
-            pi = 0
-            while pi < len(self.plan) and not self.closing:
-                pi = max(pi, self.wanted)
-                if pi >= len(self.plan):
+            inflight: collections.deque[tuple[int, bool]] = collections.deque()  # (pull, its last chunk?)
+            tasks = self._tasks()
+            while True:
+                while len(inflight) < 2 * len(self.procs) and not self.closing:
+                    task = next(tasks, None)
+                    if task is None:
+                        break
+                    pi, di, si, start, stop = task
+                    self._send((di, si, start, stop))
+                    inflight.append((pi, stop == self.source.page_count(di, si)))
+                if not inflight:
                     break
-                self._render(pi)
-                pi += 1
+                pages = self._receive()
+                pi, last = inflight.popleft()
+                if self.wanted > pi or self.closing:  # nobody reads that pull any more
+                    continue
+                if not self._put((pi, pages)) or (last and not self._put((pi, None))):
+                    return
         except BaseException as exc:  # handed to the consumer, raised there
             self._put(_Failed(exc))
 
-    def _render(self, pi: int) -> None:
-        di, si = self.plan[pi]
-        total = self.source.page_count(di, si)
-        chunks = iter([(start, min(total, start + CHUNK_PAGES)) for start in range(0, total, CHUNK_PAGES)])
-        inflight = 0
-        skipped = False
-        while True:
-            skipped = skipped or self.wanted > pi or self.closing
-            while inflight < 2 * len(self.procs) and not skipped:
-                chunk = next(chunks, None)
-                if chunk is None:
+    def _tasks(self) -> Iterator[tuple[int, int, int, int, int]]:
+        """``(pull, day, stream, first page, end page)`` of each chunk in plan order, from the pull the
+        consumer wants on: a pull it moved past is cut short."""
+        pi = 0
+        while not self.closing:
+            pi = max(pi, self.wanted)
+            if pi >= len(self.plan):
+                return
+            di, si = self.plan[pi]
+            total = self.source.page_count(di, si)
+            for start in range(0, total, CHUNK_PAGES):
+                if self.wanted > pi or self.closing:
                     break
-                self._send((di, si, *chunk))
-                inflight += 1
-            if not inflight:
-                break
-            pages = self._receive()
-            inflight -= 1
-            if not skipped:
-                for page in pages:
-                    if not self._put((pi, page)):
-                        return
-        self._put((pi, None))
+                yield pi, di, si, start, min(total, start + CHUNK_PAGES)
+            pi += 1
 
     def _put(self, item: Any) -> bool:
         """Queue an item, unless the feeder is closing (then nobody reads: give up)."""
@@ -772,8 +854,10 @@ class _Feeder:
 
     def _receive(self) -> list[tuple[bytes, int, int, str]]:
         proc = self.procs[self.received % len(self.procs)]
+        fd = proc.stdout.fileno()  # type: ignore[union-attr]
         try:
-            pages = pickle.load(proc.stdout)  # type: ignore[arg-type]
+            meta = pickle.loads(_read_exactly(fd, int.from_bytes(_read_exactly(fd, 4), "little")))
+            pages = [(_read_exactly(fd, size), *rest) for size, *rest in meta]
         except EOFError:
             raise RuntimeError(f"a sample worker exited (code {proc.poll()}); see its error above") from None
         self.received += 1
