@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
-
 from ingestion.lake import Lake
 from ingestion.pages import isoformat_z, utcnow
 
@@ -43,6 +41,8 @@ def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishS
     tables = staged_tables(lake, staging)
     if not tables:
         raise FileNotFoundError(f"nothing staged under {lake.url(staging)}: run `tweetlake build` first")
+    import duckdb  # here, not at module level: every command imports this module, few publish
+
     con = duckdb.connect()
     with tempfile.TemporaryDirectory(prefix="tweetlake-publish-") as tmp:
         for table in tables:
