@@ -435,12 +435,12 @@ def test_quality_reads_only_new_silver_files_and_batches_merge_exactly(local_set
     first = run_validation(lake, run_id="r1", batch_rows=5)
     tweets = next(s for s in first.suites if s.suite == "silver.tweets")
     assert first.success and tweets.rows_checked == 24 and tweets.batches >= 5
-    # nothing changed: no silver row is read again, the table checks still run on everything
+    # nothing changed: no row is read again (silver or gold), the table checks still run on everything
     second = run_validation(lake, run_id="r2", batch_rows=5)
     tweets = next(s for s in second.suites if s.suite == "silver.tweets")
     assert tweets.rows_checked == 0 and tweets.files_checked == 0 and tweets.rows == 24
     gold = next(s for s in second.suites if s.suite == "gold.tweets_export")
-    assert gold.rows_checked == gold.rows == 24
+    assert gold.rows_checked == 0 and gold.files_checked == 0 and gold.rows == 24
     # a new partition with a bad row: only it is read, and the bad values are counted exactly
     bad = tweets_frame(date(2026, 11, 18), ["9001", "9002", "9003"])
     bad["reply_count"] = [-1, 2, -3]
@@ -462,6 +462,82 @@ def test_quality_reads_only_new_silver_files_and_batches_merge_exactly(local_set
     assert next(s for s in fourth.suites if s.suite == "silver.tweets").files_checked == 1
     full = run_validation(lake, run_id="r5", full=True)
     assert next(s for s in full.suites if s.suite == "silver.tweets").rows_checked == 27
+
+
+def test_quality_changed_gold_or_earlier_reference_time_or_new_suite_reads_rows_again(
+    local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake.from_settings(local_settings)
+    make_contract_lake(lake)
+    assert run_validation(lake, run_id="r1").success
+    second = run_validation(lake, run_id="r2")
+    top = next(s for s in second.suites if s.suite == "gold.top_tweets")
+    assert second.success and top.rows_checked == 0 and top.files_checked == 0
+    # a rebuilt gold file is validated again, whole, and its bad values named
+    df = pq.read_table(lake.url("_staging/gold/top_tweets.parquet")).to_pandas()
+    df.loc[1, "like_count"] = -7
+    write_parquet(lake, "_staging/gold/top_tweets.parquet", df)
+    third = run_validation(lake, run_id="r3")
+    top = next(s for s in third.suites if s.suite == "gold.top_tweets")
+    assert top.rows_checked == top.rows == 2 and top.files_checked == 1
+    [fail] = third.failures
+    assert (fail.suite, fail.expectation, fail.column, fail.examples) == (
+        "gold.top_tweets",
+        "expect_column_values_to_be_between",
+        "like_count",
+        [-7],
+    )
+    df.loc[1, "like_count"] = 7
+    write_parquet(lake, "_staging/gold/top_tweets.parquet", df)
+    assert run_validation(lake, run_id="r4").success
+    # rows validated under a later $not_after than this run's are read again (and may fail now) ...
+    earlier = run_validation(lake, run_id="r5", as_of="2026-11-20T12:00:00Z")
+    tweets = next(s for s in earlier.suites if s.suite == "silver.tweets")
+    assert tweets.files_checked == 2 and tweets.rows_checked == 24
+    assert any(f.suite == "silver.tweets" and f.column == "first_seen_at" for f in earlier.failures)
+    # ... and so are rows validated under other row expectations (a suite was edited)
+    assert (
+        next(s for s in run_validation(lake, run_id="r6").suites if s.suite == "silver.tweets").rows_checked
+        == 0
+    )
+    import expectations.validate as validate_module
+
+    monkeypatch.setattr(validate_module, "rows_key", lambda suite: "edited")
+    again = run_validation(lake, run_id="r7")
+    assert all(s.rows_checked == s.rows for s in again.suites), [
+        (s.suite, s.rows_checked) for s in again.suites
+    ]
+
+
+def test_quality_bronze_ids_are_kept_per_file_and_changed_files_read_again(lake_settings: Settings) -> None:
+    lake = Lake.from_settings(lake_settings)
+    ids = make_contract_lake(lake)
+
+    def bronze_count(run_id: str) -> dict[str, Any]:
+        record = lake.read_json(f"quality/runs/{run_id}.json")
+        [tweets] = [r for r in record["results"] if r["suite_name"] == "silver.tweets"]
+        [count] = [
+            r
+            for r in tweets["results"]
+            if r["expectation_config"]["meta"].get("tweetlake_check")
+            == "expect_table_row_count_to_equal_bronze_tweets"
+        ]
+        return count["result"]["details"]
+
+    assert run_validation(lake, run_id="r1").success
+    assert lake.exists("quality/_state/bronze_ids.parquet")
+    assert run_validation(lake, run_id="r2").success  # the ids come from the cache
+    assert bronze_count("r2")["bronze_distinct_tweet_ids"] == 24
+    # a bronze file rewritten with one more tweet (and an odd element, read by the json path): read again
+    day2 = ids[DAY2.isoformat()]
+    page = bronze_page([*day2, "4243"])
+    page["response"]["data"].append(None)
+    write_bronze(lake, DAY2, [page, bronze_page(day2[:3])])
+    third = run_validation(lake, run_id="r3")
+    assert not third.success
+    [fail] = third.failures
+    assert fail.expectation == "expect_table_row_count_to_equal_bronze_tweets" and fail.examples == ["4243"]
+    assert bronze_count("r3")["bronze_distinct_tweet_ids"] == 25
 
 
 def test_quality_freshness_and_future_are_relative_to_the_reference_time(local_settings: Settings) -> None:
