@@ -82,6 +82,14 @@ def sentiment_seconds(timings: dict[str, float]) -> float:
     return sum(sec for name, sec in timings.items() if "sentiment" in name and "daily" not in name)
 
 
+class StepFailed(RuntimeError):
+    """A step exited non-zero; ``result`` holds the steps measured so far, the failed one last."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict[str, Any]:
     lake = work / f"lake-{label(n)}"
     state = work / f"state-{label(n)}"
@@ -104,7 +112,19 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
         print(f"[{label(n)}] {name} ...", flush=True)
         m = run_measured(name, cmd, env=env, cwd=str(ROOT), tweets=tweets, log_path=log)
         if m.returncode != 0:
-            raise SystemExit(f"benchmark step {name} failed (exit {m.returncode}); see {log}")
+            steps[name] = m
+            raise StepFailed(
+                f"benchmark step {name} failed (exit {m.returncode}); see {log}",
+                {
+                    "size": n,
+                    "label": label(n),
+                    "days": DAYS,
+                    "machine": machine(),
+                    "steps": {k: v.to_dict() for k, v in steps.items()},
+                    "failed": {"step": name, "returncode": m.returncode, "log": log},
+                    "ratios": {},
+                },
+            )
         print(
             f"[{label(n)}] {name}: {m.wall_s:.1f}s wall, {m.cpu_s:.1f}s CPU, {m.peak_rss_mb:.0f} MB peak",
             flush=True,
@@ -189,8 +209,12 @@ def markdown(result: dict[str, Any]) -> str:
     for name, s in result["steps"].items():
         tps = f"{s['tweets_per_s']:,.0f}" if s.get("tweets_per_s") else ""
         lines.append(f"| {name} | {s['wall_s']:.2f} | {s['cpu_s']:.2f} | {s['peak_rss_mb']:.0f} | {tps} |")
-    lines += ["", "| ratio | value |", "|---|---:|"]
-    lines += [f"| {k} | {v} |" for k, v in result["ratios"].items()]
+    if result.get("failed"):
+        f = result["failed"]
+        lines += ["", f"**The {f['step']} step failed (exit {f['returncode']}); the run stopped there.**"]
+    if result["ratios"]:
+        lines += ["", "| ratio | value |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in result["ratios"].items()]
     if result.get("sentiment_tweets_per_s"):
         lines.append(f"| sentiment tweets/s (in build) | {result['sentiment_tweets_per_s']:,.0f} |")
     return "\n".join(lines) + "\n"
@@ -220,12 +244,21 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         # The pandas baseline needs ~3.8 GB per million tweets: skip it where it cannot fit in memory.
         baseline = not args.no_baseline and n <= 2_000_000
-        result = bench_size(n, baseline=baseline, keep=args.keep, work=args.work)
-        (args.results / f"{result['label']}.json").write_text(json.dumps(result, indent=2) + "\n")
-        table = markdown(result)
-        (args.results / f"{result['label']}.md").write_text(table)
-        print("\n" + table)
+        try:
+            result = bench_size(n, baseline=baseline, keep=args.keep, work=args.work)
+        except StepFailed as exc:  # keep what was measured, say where it stopped
+            write_result(exc.result, args.results)
+            print(f"\n{exc}", file=sys.stderr)
+            return 1
+        write_result(result, args.results)
     return 0
+
+
+def write_result(result: dict[str, Any], folder: Path) -> None:
+    (folder / f"{result['label']}.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(result)
+    (folder / f"{result['label']}.md").write_text(table)
+    print("\n" + table)
 
 
 if __name__ == "__main__":
