@@ -855,20 +855,14 @@ class _Duck:
             self.con.unregister("_bronze_page_ids")
         try:
             count = int(self.con.execute("select count(*) from _bronze_ids").fetchone()[0])
-            missing = [
-                r[0]
-                for r in self.con.execute(
-                    f"select id from _bronze_ids b anti join {table.view} t on b.id = t.tweet_id "
-                    f"order by id limit {n}"
-                ).fetchall()
-            ]
-            extra = [
-                r[0]
-                for r in self.con.execute(
-                    f"select tweet_id from {table.view} t anti join _bronze_ids b on b.id = t.tweet_id "
-                    f"order by tweet_id limit {n}"
-                ).fetchall()
-            ]
+
+            def first_ids(sql: str) -> list[Any]:
+                return [r[0] for r in self.con.execute(f"{sql} order by 1 limit {n}").fetchall()]
+
+            missing = first_ids(f"select id from _bronze_ids b anti join {table.view} t on b.id = t.tweet_id")
+            extra = first_ids(
+                f"select tweet_id from {table.view} t anti join _bronze_ids b on b.id = t.tweet_id"
+            )
         finally:
             self.con.execute("drop table _bronze_ids")
         details = {"bronze_distinct_tweet_ids": count, "missing_from_table": missing, "not_in_bronze": extra}

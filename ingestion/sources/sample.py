@@ -148,6 +148,16 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _remember(store: list, index: int, value: object, filled: int) -> int:
+    """Keep ``value`` at ``index`` of a bounded cache list holding ``filled`` entries; a full cache
+    (USER_CACHE entries) is emptied first. Returns the new number of entries."""
+    if filled >= USER_CACHE:
+        store[:] = [None] * len(store)
+        filled = 0
+    store[index] = value
+    return filled + 1
+
+
 def _hash64(x: int) -> int:
     """splitmix64's finalizer: a well-mixed 64-bit integer from any integer, fast."""
     x &= MASK64
@@ -385,11 +395,7 @@ class _Renderer:
                 name = f"{WORDS[h % NW][:5]}_{WORDS[(h >> 8) % NW][:3]}{uid}"
             found = (name, len(name) + 1, f'"username":"{name}","id":"{USER_ID_BASE + uid}"}}')
             if cached:
-                if self.cached_names >= USER_CACHE:
-                    self.names[:] = [None] * len(self.names)
-                    self.cached_names = 0
-                self.names[uid] = found
-                self.cached_names += 1
+                self.cached_names = _remember(self.names, uid, found, self.cached_names)
         return found
 
     def user_json(self, uid: int) -> bytes:
@@ -420,11 +426,7 @@ class _Renderer:
         parts.append("}")
         frag = "".join(parts).encode()
         if cached:
-            if self.cached_frags >= USER_CACHE:
-                self.frags[:] = [None] * len(self.frags)
-                self.cached_frags = 0
-            self.frags[uid] = frag
-            self.cached_frags += 1
+            self.cached_frags = _remember(self.frags, uid, frag, self.cached_frags)
         return frag
 
     # -- pages --------------------------------------------------------------------------------------------
