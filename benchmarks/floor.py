@@ -24,7 +24,10 @@ def bronze_columns(kind: str = "full") -> str:
     }
     data = meta["tweet"] if kind != "pages" else "struct(id varchar)"
     includes = f"includes struct(users {meta['user']}[], tweets {meta['included_tweet']}[])"
-    rest = "" if kind == "tweets" else f", {includes}, errors {meta['error']}[]"
+    if kind == "tweets":
+        rest = f", includes struct(users {meta['page_user']}[])"
+    else:
+        rest = f", {includes}, errors {meta['error']}[]"
     return f"{{'envelope': '{meta['envelope']}', 'response': 'struct(data {data}[]{rest})'}}"
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from benchmarks.measure import Measurement, run_measured
+from ingestion.build import MODEL_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -65,17 +66,13 @@ def machine() -> dict[str, Any]:
     }
 
 
-def dbt_model_timings(work_dir: Path) -> dict[str, float]:
-    """Per-model execution seconds from the last dbt invocation's run_results.json."""
-    found = sorted(work_dir.glob("lake-*/target/run_results.json"))
+def dbt_model_timings(work_dir: Path) -> tuple[dict[str, float], int]:
+    """Per-model execution seconds of the last ``tweetlake build`` (summed over its batches), and batches."""
+    found = sorted(work_dir.glob(f"lake-*/target/{MODEL_SECONDS}"))
     if not found:
-        return {}
+        return {}, 0
     doc = json.loads(found[-1].read_text())
-    return {
-        r["unique_id"].split(".")[-1]: round(r.get("execution_time", 0.0), 3)
-        for r in doc.get("results", [])
-        if r["unique_id"].startswith("model.")
-    }
+    return doc["models"], doc["batches"]
 
 
 def sentiment_seconds(timings: dict[str, float]) -> float:
@@ -139,7 +136,7 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
     )
     step("floor", [py, "-m", "benchmarks.floor", str(lake)], tweets=n)
     step("build_full", [tl, "build", "--full-refresh"], tweets=n)
-    full_timings = dbt_model_timings(state)
+    full_timings, full_batches = dbt_model_timings(state)
     step("validate", [tl, "validate"], tweets=n)
     if baseline:
         step(
@@ -163,7 +160,7 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
         tweets=extra,
     )
     step("build_incremental", [tl, "build"], tweets=extra)
-    incr_timings = dbt_model_timings(state)
+    incr_timings, _ = dbt_model_timings(state)
     step("validate_incremental", [tl, "validate"], tweets=extra)
 
     sent_full = sentiment_seconds(full_timings)
@@ -183,6 +180,7 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
         "days": DAYS,
         "machine": machine(),
         "steps": {k: v.to_dict() for k, v in steps.items()},
+        "build_full_batches": full_batches,
         "sentiment_s_in_full_build": round(sent_full, 3),
         "sentiment_tweets_per_s": round(n / sent_full, 1) if sent_full else None,
         "dbt_model_seconds_full": full_timings,
@@ -212,6 +210,11 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("failed"):
         f = result["failed"]
         lines += ["", f"**The {f['step']} step failed (exit {f['returncode']}); the run stopped there.**"]
+    if result.get("build_full_batches", 1) > 1:
+        lines += [
+            "",
+            f"The full build ran in {result['build_full_batches']} batches (TWEETLAKE_BUILD_BATCH).",
+        ]
     if result["ratios"]:
         lines += ["", "| ratio | value |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in result["ratios"].items()]

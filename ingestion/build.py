@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.config import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from ingestion.workdir import work_dir
 
+MODEL_SECONDS = "model_seconds.json"
 _RESULT = re.compile(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+) SKIP=(\d+)")
 
 
@@ -30,10 +32,14 @@ class BuildSummary:
     errored: int = 0
     skipped: int = 0
     output_tail: list[str] = field(default_factory=list)
+    batches: int = 1
+    # seconds per model (dbt's run_results.json), summed over the batches
+    model_seconds: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
+        batches = f" ({self.batches} batches)" if self.batches > 1 else ""
         return (
-            f"dbt {' '.join(self.command)}: {self.passed} passed, {self.warned} warned, "
+            f"dbt {' '.join(self.command)}{batches}: {self.passed} passed, {self.warned} warned, "
             f"{self.errored} errored, {self.skipped} skipped in {self.seconds:.1f}s"
         )
 
@@ -72,6 +78,7 @@ def run_dbt(
     """Run ``dbt <args>`` in the dbt project; stream its log lines to ``progress``; raise on failure."""
     command = [dbt_executable(), *args]
     started = time.perf_counter()
+    started_at = time.time()
     proc = subprocess.Popen(
         command,
         cwd=DBT_PROJECT_DIR,
@@ -89,7 +96,12 @@ def run_dbt(
         if progress and line.strip():
             progress(f"  dbt | {line}")
     code = proc.wait()
-    summary = BuildSummary(list(args), time.perf_counter() - started, output_tail=lines[-40:])
+    summary = BuildSummary(
+        list(args),
+        time.perf_counter() - started,
+        output_tail=lines[-40:],
+        model_seconds=_model_seconds(work_dir(settings.lake) / "target" / "run_results.json", started_at),
+    )
     for line in lines:
         m = _RESULT.search(line)
         if m:
@@ -104,6 +116,21 @@ def run_dbt(
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def _model_seconds(run_results: Path, since: float) -> dict[str, float]:
+    """Execution seconds per model of the dbt invocation that wrote ``run_results`` after ``since``."""
+    try:
+        if run_results.stat().st_mtime < since:
+            return {}
+        doc = json.loads(run_results.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {
+        r["unique_id"].split(".")[-1]: round(float(r.get("execution_time") or 0.0), 3)
+        for r in doc.get("results", [])
+        if str(r.get("unique_id", "")).startswith("model.")
+    }
+
+
 def build(
     settings: Settings,
     *,
@@ -112,12 +139,68 @@ def build(
     gold_root: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BuildSummary:
-    """``dbt build`` (models and their tests) for the whole project or a selection (``tag:silver``)."""
-    args = ["build"]
-    if select:
-        # buildable: a test spanning layers (a gold -> silver relationship) runs with the layer that
-        # completes it, not before its model exists.
-        args += ["--select", select, "--indirect-selection", "buildable"]
-    if full_refresh:
+    """``dbt build`` (models and their tests) for the whole project or a selection (``tag:silver``).
+
+    A bronze backlog larger than ``settings.build_batch_bytes`` is built in batches (ingestion/backlog.py):
+    one incremental silver build per batch, the first with ``--full-refresh`` if asked, then the given
+    selection with whatever is left, so memory follows the batch, not the backlog. A failed batch leaves
+    silver consistent (each batch records its bronze files last); the next build carries on from there.
+    """
+    cuts = _batch_cuts(settings, select, full_refresh)
+    batches: list[BuildSummary] = []
+    for number, until in enumerate(cuts, start=1):
+        if progress:
+            progress(f"batch {number}/{len(cuts) + 1}: new bronze files up to {until.split('/', 1)[0]}")
+        args = ["build", *_selection("tag:silver"), "--vars", json.dumps({"bronze_until": until})]
+        if full_refresh and number == 1:
+            args.append("--full-refresh")
+        batches.append(run_dbt(settings, args, gold_root=gold_root, progress=progress))
+    if cuts and progress:
+        progress(f"batch {len(cuts) + 1}/{len(cuts) + 1}: the remaining bronze files")
+    args = ["build", *_selection(select)]
+    if full_refresh and not cuts:
         args.append("--full-refresh")
-    return run_dbt(settings, args, gold_root=gold_root, progress=progress)
+    final = run_dbt(settings, args, gold_root=gold_root, progress=progress)
+    summary = _combined([*batches, final]) if batches else final
+    # seconds per model of this build, summed over its batches (read by benchmarks/run.py)
+    timings = work_dir(settings.lake) / "target" / MODEL_SECONDS
+    timings.write_text(json.dumps({"batches": summary.batches, "models": summary.model_seconds}, indent=1))
+    return summary
+
+
+def _selection(select: str | None) -> list[str]:
+    # buildable: a test spanning layers (a gold -> silver relationship) runs with the layer that
+    # completes it, not before its model exists.
+    return ["--select", select, "--indirect-selection", "buildable"] if select else []
+
+
+def _batch_cuts(settings: Settings, select: str | None, full_refresh: bool) -> list[str]:
+    """Where to cut the bronze backlog (empty: one build). Only builds of silver read bronze."""
+    if select not in (None, "tag:silver") or settings.build_batch_bytes <= 0:
+        return []
+    from ingestion.backlog import batch_cuts, pending_files
+
+    return batch_cuts(pending_files(settings, full_refresh=full_refresh), settings.build_batch_bytes)
+
+
+def _combined(parts: list[BuildSummary]) -> BuildSummary:
+    last = parts[-1]
+    return BuildSummary(
+        last.command,
+        sum(p.seconds for p in parts),
+        passed=sum(p.passed for p in parts),
+        warned=sum(p.warned for p in parts),
+        errored=sum(p.errored for p in parts),
+        skipped=sum(p.skipped for p in parts),
+        output_tail=last.output_tail,
+        batches=len(parts),
+        model_seconds=_summed(p.model_seconds for p in parts),
+    )
+
+
+def _summed(timings: Iterable[dict[str, float]]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for one in timings:
+        for name, seconds in one.items():
+            total[name] = round(total.get(name, 0.0) + seconds, 3)
+    return total

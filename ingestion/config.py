@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,6 +17,9 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEFAULT_LAKE = "./lake"
 DEFAULT_QUERIES = ("#dataengineering -is:retweet lang:en", "duckdb OR dbt")
 DEFAULT_ACCOUNTS = ("duckdb",)
+# bronze bytes one dbt build reads at most (ingestion/backlog.py): ~1.7M tweets of the sample source
+DEFAULT_BUILD_BATCH = 2 * 2**30
+_UNITS = {"": 1, "B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
 
 
 class ConfigError(ValueError):
@@ -97,6 +101,7 @@ class Settings:
     duckdb_path: str | None = None
     request_timeout: float = 30.0
     max_rate_limit_wait: float = 900.0
+    build_batch_bytes: int = DEFAULT_BUILD_BATCH
 
     @property
     def remote(self) -> bool:
@@ -132,6 +137,14 @@ def _float_env(env: dict[str, str] | os._Environ[str], name: str, default: float
     return value
 
 
+def parse_bytes(name: str, raw: str) -> int:
+    """``2GB``, ``512MB``, ``1048576`` -> bytes (binary units); ``0`` turns the limit off."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?B?)\s*", raw.upper())
+    if not m:
+        raise ConfigError(f"{name}={raw!r} is not a size: write e.g. 2GB, 512MB or 0 (no limit)")
+    return int(float(m.group(1)) * _UNITS[m.group(2) if m.group(2) in _UNITS else m.group(2) + "B"])
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read the settings from the environment.
 
@@ -143,6 +156,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     - ``TWITTER_BEARER_TOKEN``: the API v2 bearer token (in Airflow: connection ``twitter_default``).
     - ``TWEETLAKE_DUCKDB``: the DuckDB file dbt works in (default: under the dbt project's ``target/``).
     - ``TWEETLAKE_REQUEST_TIMEOUT``, ``TWEETLAKE_MAX_RATE_LIMIT_WAIT``: seconds.
+    - ``TWEETLAKE_BUILD_BATCH``: bronze bytes one dbt build reads at most (default 2GB); a larger backlog
+      is built in batches (:mod:`ingestion.backlog`). ``0``: one batch, whatever its size.
     """
     env = os.environ if env is None else env
     queries = split_list(env.get("TWEETLAKE_QUERIES", "")) if "TWEETLAKE_QUERIES" in env else DEFAULT_QUERIES
@@ -159,4 +174,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         duckdb_path=env.get("TWEETLAKE_DUCKDB") or None,
         request_timeout=_float_env(env, "TWEETLAKE_REQUEST_TIMEOUT", 30.0),
         max_rate_limit_wait=_float_env(env, "TWEETLAKE_MAX_RATE_LIMIT_WAIT", 900.0),
+        build_batch_bytes=parse_bytes("TWEETLAKE_BUILD_BATCH", env.get("TWEETLAKE_BUILD_BATCH") or "2GB"),
     )

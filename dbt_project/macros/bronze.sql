@@ -2,7 +2,8 @@
 
 {#- the `columns` argument of read_json for one kind of read:
     full    every field silver uses (the source's external_location, the benchmark floor);
-    tweets  the envelope and response.data (stg_bronze_tweets);
+    tweets  the envelope, response.data, and the id and username of includes.users (stg_bronze_tweets:
+            a tweet's author is looked up in its own page);
     pages   the envelope, includes and errors, and of response.data only the ids (stg_bronze_pages).
     Each read parses only what it keeps: two narrow reads of a file cost less than one wide read whose
     nested lists of tweets must be materialized for everything downstream (measured: benchmarks/). -#}
@@ -11,7 +12,7 @@
   {%- for node in graph.sources.values() if node.source_name == 'bronze' and node.name == 'pages' -%}
     {%- set meta = node.source_meta -%}
     {%- set data = meta['tweet'] if kind != 'pages' else 'struct(id varchar)' -%}
-    {%- set rest = '' if kind == 'tweets' else
+    {%- set rest = ', includes struct(users ' ~ meta['page_user'] ~ '[])' if kind == 'tweets' else
           ', includes struct(users ' ~ meta['user'] ~ '[], tweets ' ~ meta['included_tweet'] ~ '[]), errors '
           ~ meta['error'] ~ '[]' -%}
     {{ return("{'envelope': '" ~ meta['envelope'] | trim ~ "', 'response': 'struct(data " ~ data | trim ~ "[]"
@@ -76,6 +77,13 @@
 {#- a bronze path relative to the lake root (bronze/source=.../x.jsonl): the lake may move -#}
 {% macro lake_relative(expression) -%}
   substr({{ expression }}, strpos({{ expression }}, '/bronze/source=') + 1)
+{%- endmacro %}
+
+
+{#- the order in which a backlog is cut into batches (ingestion/backlog.py, BronzeFile.sort_key):
+    `<ingest_date>/<bronze_file>`, so a batch covers a few days of every stream -#}
+{% macro bronze_sort_key(bronze_file) -%}
+  regexp_extract({{ bronze_file }}, 'ingest_date=([0-9-]+)', 1) || '/' || {{ bronze_file }}
 {%- endmacro %}
 
 

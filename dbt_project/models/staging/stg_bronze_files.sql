@@ -1,8 +1,11 @@
 {#- The bronze files this build processes: every file on a full refresh, otherwise the files that
     silver/bronze_files does not list yet with the same size and modification time (a rewritten file,
     e.g. a rerun of the same run key, is processed again; every silver merge is idempotent). The state
-    lives in the lake, so a deleted .duckdb file or a new machine changes nothing. -#}
+    lives in the lake, so a deleted .duckdb file or a new machine changes nothing.
+    With the var `bronze_until` (a sort key, macro bronze_sort_key), only the new files up to it: one batch
+    of a large backlog (ingestion/backlog.py; `tweetlake build` runs the batches). -#}
 {%- set processed = [] if should_full_refresh() else lake_table_files(silver_location('bronze_files')) %}
+{%- set until = var('bronze_until', none) %}
 
 with listing as (
 
@@ -18,6 +21,9 @@ files as (
         f.size as size,
         f.mtime as mtime
     from listing
+    {%- if until %}
+    where {{ bronze_sort_key(lake_relative('f.path')) }} <= '{{ until | replace("'", "''") }}'
+    {%- endif %}
 
 ),
 

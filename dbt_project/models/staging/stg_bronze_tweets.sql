@@ -1,6 +1,9 @@
 {#- Every tweet of the new bronze files (stg_bronze_files), one row per observation, straight from the
-    JSON: the envelope and response.data only (bronze_columns('tweets')), unnested as it is read, so the
-    pages' lists of tweets are never materialized. Ephemeral: stg_tweets types it in the same query. -#}
+    JSON: the envelope, response.data and the ids and usernames of the page's users only
+    (bronze_columns('tweets')), unnested as it is read, so the pages' lists of tweets are never
+    materialized. Each row carries its page's user ids and usernames (two lists per page, shared by the
+    page's rows, not copied), where stg_tweets finds the author. Ephemeral: stg_tweets types it in the
+    same query. -#}
 {{ config(materialized='ephemeral') }}
 -- depends_on: {{ source('bronze', 'pages') }}
 -- depends_on: {{ ref('stg_bronze_files') }}
@@ -22,7 +25,9 @@ observations as (
         page_number,
         observed_at,
         unnest(response.data) as tweet,
-        generate_subscripts(response.data, 1) as position
+        generate_subscripts(response.data, 1) as position,
+        list_transform(response.includes.users, lambda u: u.id) as page_user_ids,
+        list_transform(response.includes.users, lambda u: u.username) as page_usernames
     from pages
     where len(response.data) > 0
 
