@@ -92,6 +92,11 @@
   observed_at desc, bronze_file desc, page_number desc, position desc
 {%- endmacro %}
 
+{#- the same order as one comparable value: the latest observation has the largest (arg_max) -#}
+{% macro latest_key() -%}
+  {'observed_at': observed_at, 'bronze_file': bronze_file, 'page_number': page_number, 'position': position}
+{%- endmacro %}
+
 
 {#- Twitter escapes &, < and > in text (and some clients ", '): undo it, &amp; last -#}
 {% macro unescape_html(expression) -%}

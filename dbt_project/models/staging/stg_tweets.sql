@@ -1,6 +1,8 @@
 {#- Every observation of a tweet in the new bronze pages, flattened and typed. The author's username comes
     from the SAME page's includes.users, looked up in the page's own list of user ids (list_position),
     not by a join: measured at 1M tweets, ~3 s less than a hash join against every page's users. -#}
+-- Built after stg_users, which is 2x faster while DuckDB's memory holds only the pages, not these tweets:
+-- depends_on: {{ ref('stg_users') }}
 
 with observations as (
 
