@@ -147,21 +147,29 @@ def build(
     silver consistent (each batch records its bronze files last); the next build carries on from there.
     """
     cuts = _batch_cuts(settings, select, full_refresh)
+    total = len(cuts) + 1
     batches: list[BuildSummary] = []
-    for number, until in enumerate(cuts, start=1):
-        if progress:
-            progress(f"batch {number}/{len(cuts) + 1}: new bronze files up to {until.split('/', 1)[0]}")
-        args = ["build", *_selection("tag:silver"), "--vars", json.dumps({"bronze_until": until})]
+    for number, until in enumerate([*cuts, None], start=1):
+        last = until is None
+        if progress and cuts:
+            what = "the remaining bronze files" if last else f"new bronze files up to {until.split('/', 1)[0]}"
+            progress(f"batch {number}/{total}: {what}")
+        args = ["build", *_selection(select if last else "tag:silver")]
+        if not last:
+            args += ["--vars", json.dumps({"bronze_until": until})]
         if full_refresh and number == 1:
             args.append("--full-refresh")
-        batches.append(run_dbt(settings, args, gold_root=gold_root, progress=progress))
-    if cuts and progress:
-        progress(f"batch {len(cuts) + 1}/{len(cuts) + 1}: the remaining bronze files")
-    args = ["build", *_selection(select)]
-    if full_refresh and not cuts:
-        args.append("--full-refresh")
-    final = run_dbt(settings, args, gold_root=gold_root, progress=progress)
-    summary = _combined([*batches, final]) if batches else final
+        try:
+            batches.append(run_dbt(settings, args, gold_root=gold_root, progress=progress))
+        except BuildError as exc:
+            if number == 1:
+                raise
+            done = "batch 1 is" if number == 2 else f"batches 1-{number - 1} are"
+            raise BuildError(
+                f"{exc}\nbatch {number}/{total} failed; {done} built and recorded in silver/bronze_files. "
+                "Fix the cause, then run `tweetlake build` (without --full-refresh) to carry on from there."
+            ) from None
+    summary = _combined(batches) if len(batches) > 1 else batches[0]
     # seconds per model of this build, summed over its batches (read by benchmarks/run.py)
     timings = work_dir(settings.lake) / "target" / MODEL_SECONDS
     timings.write_text(json.dumps({"batches": summary.batches, "models": summary.model_seconds}, indent=1))

@@ -21,8 +21,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion.backlog import BronzeFile
-from ingestion.build import build
+from ingestion.backlog import BronzeFile, pending_files
+from ingestion.build import BuildError, build
 from ingestion.config import DBT_PROJECT_DIR, Settings, load_settings
 from ingestion.lake import Lake
 from ingestion.pipeline import run_build, run_ingest
@@ -339,6 +339,40 @@ def test_backlog_batches_follow_ingest_date_and_the_budget(batched_lake: Setting
     assert keys == sorted(keys)
     for batch in in_order:
         assert len(batch) == 1 or sum(f.size for f in batch) <= batched_lake.build_batch_bytes
+
+
+def test_a_failed_batch_then_a_rerun_loses_nothing(full_lake: Settings, tmp_path: Path) -> None:
+    """A backlog whose last batch holds a bad bronze file: the earlier batch stays built and recorded, the
+    error names the file and says how to carry on; once the file is fixed, a plain rerun completes the lake
+    and it equals the one-go full refresh."""
+    root = tmp_path / "lake"
+    shutil.copytree(Path(full_lake.lake) / "bronze", root / "bronze")
+    size = sum(p.stat().st_size for p in (root / "bronze").rglob("*.jsonl"))
+    settings = load_settings({"TWEETLAKE_LAKE": str(root), "TWEETLAKE_BUILD_BATCH": str(size // 2 + 1)})
+    bad = root / max(pending_files(settings), key=lambda f: f.sort_key).bronze_file
+    good = bad.read_bytes()
+    first, rest = good.split(b"\n", 1)
+    record = json.loads(first)
+    record["envelope"]["page_number"] = "not a number"
+    bad.write_bytes(json.dumps(record).encode() + b"\n" + rest)
+
+    with pytest.raises(BuildError) as failed:
+        run_build(settings, full_refresh=True)
+    message = str(failed.value)
+    assert bad.name in message and "not a number" in message
+    # the bad file sorts last, so the last batch fails, after the others were built
+    where = re.search(r"batch (\d+)/(\d+) failed; (batch 1 is|batches 1-(\d+) are) built", message)
+    assert where and where.group(1) == where.group(2) != "1", message
+    assert "run `tweetlake build` (without --full-refresh) to carry on" in message
+    lake = Lake.from_settings(settings)
+    recorded = {r[0] for r in query(lake, f"select bronze_file from {read_table(lake, 'silver', 'bronze_files')}")}
+    assert recorded and str(bad.relative_to(root)) not in recorded
+
+    bad.write_bytes(good)
+    run_build(settings)
+    for layer, tables in (("silver", SILVER), ("gold", GOLD)):
+        for table in tables:
+            assert table_rows(lake, layer, table) == table_rows(Lake.from_settings(full_lake), layer, table)
 
 
 def test_no_stale_or_temporary_files(
