@@ -152,7 +152,9 @@ def build(
     for number, until in enumerate([*cuts, None], start=1):
         last = until is None
         if progress and cuts:
-            what = "the remaining bronze files" if last else f"new bronze files up to {until.split('/', 1)[0]}"
+            what = (
+                "the remaining bronze files" if last else f"new bronze files up to {until.split('/', 1)[0]}"
+            )
             progress(f"batch {number}/{total}: {what}")
         args = ["build", *_selection(select if last else "tag:silver")]
         if not last:

@@ -365,7 +365,9 @@ def test_a_failed_batch_then_a_rerun_loses_nothing(full_lake: Settings, tmp_path
     assert where and where.group(1) == where.group(2) != "1", message
     assert "run `tweetlake build` (without --full-refresh) to carry on" in message
     lake = Lake.from_settings(settings)
-    recorded = {r[0] for r in query(lake, f"select bronze_file from {read_table(lake, 'silver', 'bronze_files')}")}
+    recorded = {
+        r[0] for r in query(lake, f"select bronze_file from {read_table(lake, 'silver', 'bronze_files')}")
+    }
     assert recorded and str(bad.relative_to(root)) not in recorded
 
     bad.write_bytes(good)
