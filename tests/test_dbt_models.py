@@ -311,6 +311,31 @@ def test_gold_invariants(incremental_lake: Settings) -> None:
     assert total == len(bronze_tweet_ids(lake))
 
 
+def test_daily_gold_recomputes_only_the_days_whose_silver_changed(incremental_lake: Settings) -> None:
+    """A rebuild with no silver change recomputes no day (the gold file's rows are kept); a silver partition
+    newer than the gold file gets its day recomputed, and only it; the table stays the same throughout."""
+    lake = Lake.from_settings(incremental_lake)
+    gold_root = lake.url(STAGING_GOLD)
+    target = work_dir(incremental_lake.lake) / "target"
+    compiled = target / "compiled/tweetlake/models/gold/user_engagement_daily.sql"
+    before = table_rows(lake, "gold", "user_engagement_daily")
+    partitions = sorted((Path(incremental_lake.lake) / "silver" / "tweets").glob("dt=*/data_0.parquet"))
+    days = [p.parent.name.removeprefix("dt=") for p in partitions]
+
+    build(incremental_lake, select="user_engagement_daily", gold_root=gold_root)
+    sql = compiled.read_text()
+    assert re.search(r"where\s+false", sql)
+    assert re.findall(r"date '([0-9-]+)'", sql) == days  # all kept
+    assert table_rows(lake, "gold", "user_engagement_daily") == before
+
+    os.utime(partitions[1])  # as if a build had just rewritten that day
+    build(incremental_lake, select="user_engagement_daily", gold_root=gold_root)
+    sql = compiled.read_text()
+    recomputed = re.search(r"dt in \(([^)]*)\)", sql)
+    assert recomputed and re.findall(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", recomputed.group(1)) == [days[1]]
+    assert table_rows(lake, "gold", "user_engagement_daily") == before
+
+
 @pytest.mark.parametrize("layer,table", [("silver", t) for t in SILVER] + [("gold", t) for t in GOLD])
 def test_incremental_equals_full_refresh(
     incremental_lake: Settings, full_lake: Settings, batched_lake: Settings, layer: str, table: str

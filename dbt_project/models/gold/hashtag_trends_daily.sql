@@ -1,9 +1,13 @@
 {{ config(location=gold_location('hashtag_trends_daily')) }}
-{#- Per day and hashtag (lowercased): tweets using it, distinct authors, and their summed engagement. -#}
+{#- Per day and hashtag (lowercased): tweets using it, distinct authors, and their summed engagement.
+    Only the days whose silver changed are recomputed (macros/gold_days.sql); a tweet's hashtags live in
+    its tweet's partition (dt: the created date). -#}
+{%- set days = gold_days(['tweets', 'hashtags']) %}
 
 with hashtags as (
 
     select tweet_id, tag from {{ ref('hashtags') }}
+    where {{ gold_days_filter(days) }}
 
 ),
 
@@ -15,6 +19,7 @@ tweets as (
         author_id,
         like_count + retweet_count + reply_count + quote_count as engagement
     from {{ ref('tweets') }}
+    where {{ gold_days_filter(days) }}
 
 ),
 
@@ -32,4 +37,4 @@ final as (
 
 )
 
-select * from final
+{{ gold_days_merged(days, 'final') }}

@@ -1,9 +1,12 @@
 {{ config(location=gold_location('sentiment_daily')) }}
-{#- Per stream (query or account) and day: tweets, mean VADER compound score, share of each label. -#}
+{#- Per stream (query or account) and day: tweets, mean VADER compound score, share of each label.
+    Only the days whose silver changed are recomputed (macros/gold_days.sql). -#}
+{%- set days = gold_days(['tweets']) %}
 
 with tweets as (
 
     select * from {{ ref('tweets') }}
+    where {{ gold_days_filter(days) }}
 
 ),
 
@@ -22,4 +25,4 @@ final as (
 
 )
 
-select * from final
+{{ gold_days_merged(days, 'final') }}

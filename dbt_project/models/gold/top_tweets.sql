@@ -1,11 +1,13 @@
 {{ config(location=gold_location('top_tweets')) }}
 {#- The 10 most engaging tweets per day and stream (query or account). Engagement = likes + retweets +
-    replies + quotes. Retweets are left out: their metrics are the original tweet's. -#}
+    replies + quotes. Retweets are left out: their metrics are the original tweet's. Only the days whose
+    silver changed are recomputed (macros/gold_days.sql). -#}
+{%- set days = gold_days(['tweets']) %}
 
 with tweets as (
 
     select * from {{ ref('tweets') }}
-    where tweet_type != 'retweet'
+    where tweet_type != 'retweet' and {{ gold_days_filter(days) }}
 
 ),
 
@@ -38,4 +40,4 @@ ranked as (
 
 )
 
-select * from ranked
+{{ gold_days_merged(days, 'ranked') }}

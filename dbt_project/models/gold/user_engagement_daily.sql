@@ -1,9 +1,12 @@
 {{ config(location=gold_location('user_engagement_daily')) }}
-{#- Per author and day (UTC created date): tweets, their latest metrics summed, and the engagement rate. -#}
+{#- Per author and day (UTC created date): tweets, their latest metrics summed, and the engagement rate.
+    Only the days whose silver changed are recomputed (macros/gold_days.sql). -#}
+{%- set days = gold_days(['tweets']) %}
 
 with tweets as (
 
     select * from {{ ref('tweets') }}
+    where {{ gold_days_filter(days) }}
 
 ),
 
@@ -33,4 +36,4 @@ final as (
 
 )
 
-select * from final
+{{ gold_days_merged(days, 'final') }}
