@@ -1,7 +1,7 @@
 """The benchmark runner: one command, one run, every number measured on the same bronze.
 
     .venv/bin/python -m benchmarks.run --size 100k --size 1M       # or: make bench SIZES="100k 1M"
-    .venv/bin/python -m benchmarks.run --size 10M --allow-10m      # 10M is behind a flag (~1 h, ~20 GB disk)
+    .venv/bin/python -m benchmarks.run --size 10M --allow-10m      # 10M: behind a flag (~25 min, ~20 GB disk)
 
 For each size N it generates N tweets over 30 days with the sample source into a fresh lake, then times, each
 step in its own child process (wall, CPU, peak RSS of the process tree): ingest to bronze; the floor (DuckDB's
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sizes = [parse_size(s) for s in (args.size or ["100k", "1M"])]
     if any(s >= 10_000_000 for s in sizes) and not args.allow_10m:
-        p.error("10M tweets takes about an hour and ~20 GB of disk: pass --allow-10m")
+        p.error("10M tweets takes ~25 minutes and ~20 GB of disk: pass --allow-10m")
     args.work.mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
     for n in sizes:

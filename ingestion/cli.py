@@ -84,7 +84,9 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser(
         "build",
         help="build silver and gold with dbt",
-        description="dbt build: silver tables in <lake>/silver, gold staged for validation.",
+        description="dbt build: silver tables in <lake>/silver, gold staged for validation. Only bronze "
+        "files not processed yet are read; a backlog larger than TWEETLAKE_BUILD_BATCH (default 2GB) is "
+        "built in batches, oldest ingest dates first, gold once at the end.",
     )
     b.add_argument("--select", help="dbt selection, e.g. tag:silver")
     b.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from all bronze")
