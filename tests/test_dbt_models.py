@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -144,19 +145,41 @@ def full_lake(incremental_lake: Settings, tmp_path_factory: pytest.TempPathFacto
     return settings
 
 
+@dataclass
+class Batched:
+    settings: Settings
+    bad: str  # the bronze file that failed the last batch (lake-relative)
+    failure: str  # the BuildError's message
+    recorded_at_failure: set[str]  # silver/bronze_files after the failure
+
+
 @pytest.fixture(scope="module")
-def batched_lake(incremental_lake: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The same bronze again, built with --full-refresh in batches of ~1/3 of it (TWEETLAKE_BUILD_BATCH)."""
+def batched_lake(incremental_lake: Settings, tmp_path_factory: pytest.TempPathFactory) -> Batched:
+    """The same bronze again, built with --full-refresh in batches of ~1/3 of it (TWEETLAKE_BUILD_BATCH),
+    with a bad file (a page number that is not a number) in the last batch: that batch fails, the file is
+    fixed, and a plain rerun carries on, as a user would after a crash mid-backlog."""
     root = tmp_path_factory.mktemp("batched") / "lake"
     shutil.copytree(Path(incremental_lake.lake) / "bronze", root / "bronze")
     size = sum(p.stat().st_size for p in (root / "bronze").rglob("*.jsonl"))
     settings = load_settings({"TWEETLAKE_LAKE": str(root), "TWEETLAKE_BUILD_BATCH": str(size // 3 + 1)})
+    bad = max(pending_files(settings), key=lambda f: f.sort_key).bronze_file
+    good = (root / bad).read_bytes()
+    first, rest = good.split(b"\n", 1)
+    record = json.loads(first)
+    record["envelope"]["page_number"] = "not a number"
+    (root / bad).write_bytes(json.dumps(record).encode() + b"\n" + rest)
     said: list[str] = []
-    summary = run_build(settings, full_refresh=True, progress=said.append)
-    batches = [line for line in said if line.startswith("batch ")]
-    assert summary.batches == len(batches) >= 3, batches
+    with pytest.raises(BuildError) as failed:
+        run_build(settings, full_refresh=True, progress=said.append)
+    assert len([line for line in said if line.startswith("batch ")]) >= 3, said
+    lake = Lake.from_settings(settings)
+    files = f"select bronze_file from {read_table(lake, 'silver', 'bronze_files')}"
+    recorded = {r[0] for r in query(lake, files)}
+
+    (root / bad).write_bytes(good)
+    summary = run_build(settings)
     assert summary.errored == 0 and summary.passed > 0
-    return settings
+    return Batched(settings, bad, str(failed.value), recorded)
 
 
 def latest_observations(lake: Lake) -> dict[str, dict[str, Any]]:
@@ -338,20 +361,20 @@ def test_daily_gold_recomputes_only_the_days_whose_silver_changed(incremental_la
 
 @pytest.mark.parametrize("layer,table", [("silver", t) for t in SILVER] + [("gold", t) for t in GOLD])
 def test_incremental_equals_full_refresh(
-    incremental_lake: Settings, full_lake: Settings, batched_lake: Settings, layer: str, table: str
+    incremental_lake: Settings, full_lake: Settings, batched_lake: Batched, layer: str, table: str
 ) -> None:
     inc_cols, inc_rows = table_rows(Lake.from_settings(incremental_lake), layer, table)
     full_cols, full_rows = table_rows(Lake.from_settings(full_lake), layer, table)
     assert inc_cols == full_cols
     assert len(inc_rows) == len(full_rows) > 0
     assert inc_rows == full_rows
-    assert table_rows(Lake.from_settings(batched_lake), layer, table) == (full_cols, full_rows)
+    assert table_rows(Lake.from_settings(batched_lake.settings), layer, table) == (full_cols, full_rows)
 
 
-def test_backlog_batches_follow_ingest_date_and_the_budget(batched_lake: Settings) -> None:
+def test_backlog_batches_follow_ingest_date_and_the_budget(batched_lake: Batched) -> None:
     """Each batch records its bronze files (silver.bronze_files.processed_at, one time per dbt run): the
     batches must come in sort-key order (ingest date, path), each within the budget."""
-    lake = Lake.from_settings(batched_lake)
+    lake = Lake.from_settings(batched_lake.settings)
     rows = query(
         lake, f"select bronze_file, size, processed_at from {read_table(lake, 'silver', 'bronze_files')}"
     )
@@ -363,49 +386,25 @@ def test_backlog_batches_follow_ingest_date_and_the_budget(batched_lake: Setting
     keys = [f.sort_key for batch in in_order for f in batch]
     assert keys == sorted(keys)
     for batch in in_order:
-        assert len(batch) == 1 or sum(f.size for f in batch) <= batched_lake.build_batch_bytes
+        assert len(batch) == 1 or sum(f.size for f in batch) <= batched_lake.settings.build_batch_bytes
 
 
-def test_a_failed_batch_then_a_rerun_loses_nothing(full_lake: Settings, tmp_path: Path) -> None:
-    """A backlog whose last batch holds a bad bronze file: the earlier batch stays built and recorded, the
-    error names the file and says how to carry on; once the file is fixed, a plain rerun completes the lake
-    and it equals the one-go full refresh."""
-    root = tmp_path / "lake"
-    shutil.copytree(Path(full_lake.lake) / "bronze", root / "bronze")
-    size = sum(p.stat().st_size for p in (root / "bronze").rglob("*.jsonl"))
-    settings = load_settings({"TWEETLAKE_LAKE": str(root), "TWEETLAKE_BUILD_BATCH": str(size // 2 + 1)})
-    bad = root / max(pending_files(settings), key=lambda f: f.sort_key).bronze_file
-    good = bad.read_bytes()
-    first, rest = good.split(b"\n", 1)
-    record = json.loads(first)
-    record["envelope"]["page_number"] = "not a number"
-    bad.write_bytes(json.dumps(record).encode() + b"\n" + rest)
-
-    with pytest.raises(BuildError) as failed:
-        run_build(settings, full_refresh=True)
-    message = str(failed.value)
-    assert bad.name in message and "not a number" in message
-    # the bad file sorts last, so the last batch fails, after the others were built
+def test_a_failed_batch_says_where_and_how_to_carry_on(batched_lake: Batched) -> None:
+    """The last batch failed on the bad file: the error names the file, the line's problem, the batches
+    built, and the command that carries on; the earlier batches stayed recorded. (That the rerun then
+    completes the lake exactly is test_incremental_equals_full_refresh.)"""
+    message = batched_lake.failure
+    assert batched_lake.bad.rsplit("/", 1)[1] in message and "not a number" in message
     where = re.search(r"batch (\d+)/(\d+) failed; (batch 1 is|batches 1-(\d+) are) built", message)
     assert where and where.group(1) == where.group(2) != "1", message
     assert "run `tweetlake build` (without --full-refresh) to carry on" in message
-    lake = Lake.from_settings(settings)
-    recorded = {
-        r[0] for r in query(lake, f"select bronze_file from {read_table(lake, 'silver', 'bronze_files')}")
-    }
-    assert recorded and str(bad.relative_to(root)) not in recorded
-
-    bad.write_bytes(good)
-    run_build(settings)
-    for layer, tables in (("silver", SILVER), ("gold", GOLD)):
-        for table in tables:
-            assert table_rows(lake, layer, table) == table_rows(Lake.from_settings(full_lake), layer, table)
+    assert batched_lake.recorded_at_failure and batched_lake.bad not in batched_lake.recorded_at_failure
 
 
 def test_no_stale_or_temporary_files(
-    incremental_lake: Settings, full_lake: Settings, batched_lake: Settings
+    incremental_lake: Settings, full_lake: Settings, batched_lake: Batched
 ) -> None:
-    for settings in (incremental_lake, full_lake, batched_lake):
+    for settings in (incremental_lake, full_lake, batched_lake.settings):
         root = Path(settings.lake)
         for table in SILVER:
             names = {p.name for p in (root / "silver" / table).rglob("*") if p.is_file()}
