@@ -35,7 +35,10 @@ renamed as (
         tweet.entities.mentions as mentions,
         tweet.entities.urls as urls,
         tweet.referenced_tweets as refs,
-        page_usernames[list_position(page_user_ids, tweet.author_id)] as author_username,
+        -- (list_position matches NULL with NULL: a tweet without author_id gets no username)
+        case
+            when tweet.author_id is not null then page_usernames[list_position(page_user_ids, tweet.author_id)]
+        end as author_username,
         source,
         endpoint,
         stream,
