@@ -105,6 +105,11 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
     py = sys.executable
     steps: dict[str, Measurement] = {}
 
+    def measured() -> dict[str, Any]:
+        """What every result holds, complete or not: the size, the machine, the steps measured so far."""
+        done = {k: v.to_dict() for k, v in steps.items()}
+        return {"size": n, "label": label(n), "days": DAYS, "machine": machine(), "steps": done}
+
     def step(name: str, cmd: list[str], tweets: int | None = None) -> Measurement:
         print(f"[{label(n)}] {name} ...", flush=True)
         m = run_measured(name, cmd, env=env, cwd=str(ROOT), tweets=tweets, log_path=log)
@@ -113,11 +118,7 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
             raise StepFailed(
                 f"benchmark step {name} failed (exit {m.returncode}); see {log}",
                 {
-                    "size": n,
-                    "label": label(n),
-                    "days": DAYS,
-                    "machine": machine(),
-                    "steps": {k: v.to_dict() for k, v in steps.items()},
+                    **measured(),
                     "failed": {"step": name, "returncode": m.returncode, "log": log},
                     "ratios": {},
                 },
@@ -175,11 +176,7 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
     if baseline:
         ratios["baseline_over_build_excl_sentiment"] = round(steps["baseline_pandas"].wall_s / build_ex, 2)
     result = {
-        "size": n,
-        "label": label(n),
-        "days": DAYS,
-        "machine": machine(),
-        "steps": {k: v.to_dict() for k, v in steps.items()},
+        **measured(),
         "build_full_batches": full_batches,
         "sentiment_s_in_full_build": round(sent_full, 3),
         "sentiment_tweets_per_s": round(n / sent_full, 1) if sent_full else None,

@@ -83,14 +83,14 @@ from typing import Any
 import pandas as pd
 
 from expectations.suites import SuiteFile, load_suites
-from ingestion.lake import Lake, s3_filesystem
+from ingestion.bronze import BRONZE_GLOB
+from ingestion.lake import Lake
 from ingestion.pages import isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
 QUALITY = "quality"
 STATE = "quality/_state/validated.json"
 REQUIRED_TABLES = ("silver.tweets",)
-BRONZE_GLOB = "bronze/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"
 BRONZE_IDS = "quality/_state/bronze_ids.parquet"
 
 SCHEMA_TYPES = {
@@ -1016,9 +1016,7 @@ class _Run:
         self.context = context
         self.progress = progress
         self.con = _session(duckdb.connect())
-        if lake.remote:  # s3:// through the lake's s3fs (what ingestion.duckdb_plugin registers for dbt,
-            # without importing dbt: the SQL helpers it adds are not used here)
-            self.con.register_filesystem(s3_filesystem(lake.s3_endpoint or None))
+        lake.register_with(self.con)
         self.con.execute(f"set memory_limit = '{_sql(options.memory_limit)}'")
         self.con.execute("set preserve_insertion_order = false")
         self.spill = tempfile.mkdtemp(prefix="tweetlake-gx-spill-")

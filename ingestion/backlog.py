@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 
 from ingestion import lakefiles
+from ingestion.bronze import BRONZE_GLOB
 from ingestion.config import Settings
 from ingestion.lake import Lake
 
-BRONZE_GLOB = "bronze/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"
 _INGEST_DATE = re.compile(r"ingest_date=([0-9-]+)")
 
 
@@ -63,13 +63,11 @@ def _processed(settings: Settings, lake: Lake) -> set[tuple[str, int, str]]:
         return set()
     import duckdb
 
-    from ingestion.duckdb_plugin import register_lake_filesystem
-
     con = duckdb.connect()
     try:
-        register_lake_filesystem(con, settings.lake, settings.s3_endpoint)
-        paths = ", ".join("'" + f["path"].replace("'", "''") + "'" for f in files)
-        rows = con.execute(f"select bronze_file, size, mtime from read_parquet([{paths}])").fetchall()
+        lake.register_with(con)
+        paths = [f["path"] for f in files]
+        rows = con.execute("select bronze_file, size, mtime from read_parquet(?)", [paths]).fetchall()
     finally:
         con.close()
     return {(name, int(size), str(mtime)) for name, size, mtime in rows}

@@ -23,6 +23,7 @@ from ingestion.lake import AtomicWriter, Lake
 from ingestion.pages import Page, bronze_parts, envelope, isoformat_z, stream_key, utcnow
 
 BRONZE = "bronze"
+BRONZE_GLOB = f"{BRONZE}/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"  # every bronze object
 PAGES_PER_OBJECT = 500
 BYTES_PER_OBJECT = 64 * 1024 * 1024
 

@@ -49,6 +49,11 @@ def dbt_executable() -> str:
     return str(exe) if exe.exists() else "dbt"
 
 
+def target_dir(settings: Settings) -> Path:
+    """dbt's target folder for this lake (DBT_TARGET_PATH): manifest, run_results.json, MODEL_SECONDS."""
+    return work_dir(settings.lake) / "target"
+
+
 def dbt_env(settings: Settings, gold_root: str | None = None) -> dict[str, str]:
     """The environment dbt runs with: this process's, plus the lake settings profiles.yml reads."""
     env = dict(os.environ)
@@ -61,7 +66,7 @@ def dbt_env(settings: Settings, gold_root: str | None = None) -> dict[str, str]:
         env["TWEETLAKE_GOLD_ROOT"] = gold_root
     env["DBT_PROFILES_DIR"] = str(REPO_ROOT)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    env["DBT_TARGET_PATH"] = str(folder / "target")
+    env["DBT_TARGET_PATH"] = str(target_dir(settings))
     env["DBT_LOG_PATH"] = str(folder / "logs")
     # The repo's packages must be importable by dbt's plugin loader (ingestion.duckdb_plugin).
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -100,7 +105,7 @@ def run_dbt(
         list(args),
         time.perf_counter() - started,
         output_tail=lines[-40:],
-        model_seconds=_model_seconds(work_dir(settings.lake) / "target" / "run_results.json", started_at),
+        model_seconds=_model_seconds(target_dir(settings) / "run_results.json", started_at),
     )
     for line in lines:
         m = _RESULT.search(line)
@@ -173,8 +178,9 @@ def build(
             ) from None
     summary = _combined(batches) if len(batches) > 1 else batches[0]
     # seconds per model of this build, summed over its batches (read by benchmarks/run.py)
-    timings = work_dir(settings.lake) / "target" / MODEL_SECONDS
-    timings.write_text(json.dumps({"batches": summary.batches, "models": summary.model_seconds}, indent=1))
+    (target_dir(settings) / MODEL_SECONDS).write_text(
+        json.dumps({"batches": summary.batches, "models": summary.model_seconds}, indent=1)
+    )
     return summary
 
 

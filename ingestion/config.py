@@ -19,7 +19,7 @@ DEFAULT_QUERIES = ("#dataengineering -is:retweet lang:en", "duckdb OR dbt")
 DEFAULT_ACCOUNTS = ("duckdb",)
 # bronze bytes one dbt build reads at most (ingestion/backlog.py): ~1.7M tweets of the sample source
 DEFAULT_BUILD_BATCH = 2 * 2**30
-_UNITS = {"": 1, "B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 class ConfigError(ValueError):
@@ -139,10 +139,10 @@ def _float_env(env: dict[str, str] | os._Environ[str], name: str, default: float
 
 def parse_bytes(name: str, raw: str) -> int:
     """``2GB``, ``512MB``, ``1048576`` -> bytes (binary units); ``0`` turns the limit off."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?B?)\s*", raw.upper())
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)B?\s*", raw.upper())
     if not m:
         raise ConfigError(f"{name}={raw!r} is not a size: write e.g. 2GB, 512MB or 0 (no limit)")
-    return int(float(m.group(1)) * _UNITS[m.group(2) if m.group(2) in _UNITS else m.group(2) + "B"])
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -160,6 +160,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
       is built in batches (:mod:`ingestion.backlog`). ``0``: one batch, whatever its size.
     """
     env = os.environ if env is None else env
+    batch = env.get("TWEETLAKE_BUILD_BATCH", "")
     queries = split_list(env.get("TWEETLAKE_QUERIES", "")) if "TWEETLAKE_QUERIES" in env else DEFAULT_QUERIES
     if "TWEETLAKE_ACCOUNTS" in env:
         accounts = tuple(a.lstrip("@") for a in split_list(env["TWEETLAKE_ACCOUNTS"].replace(",", ";")))
@@ -174,5 +175,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         duckdb_path=env.get("TWEETLAKE_DUCKDB") or None,
         request_timeout=_float_env(env, "TWEETLAKE_REQUEST_TIMEOUT", 30.0),
         max_rate_limit_wait=_float_env(env, "TWEETLAKE_MAX_RATE_LIMIT_WAIT", 900.0),
-        build_batch_bytes=parse_bytes("TWEETLAKE_BUILD_BATCH", env.get("TWEETLAKE_BUILD_BATCH") or "2GB"),
+        build_batch_bytes=parse_bytes("TWEETLAKE_BUILD_BATCH", batch) if batch else DEFAULT_BUILD_BATCH,
     )

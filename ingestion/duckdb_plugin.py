@@ -21,7 +21,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 
 from ingestion import lakefiles
 from ingestion.config import is_remote
-from ingestion.lake import s3_filesystem
+from ingestion.lake import Lake
 
 LS_TYPE = "STRUCT(path VARCHAR, size BIGINT, mtime VARCHAR)[]"
 
@@ -35,8 +35,7 @@ def prepare_location(location: str) -> str:
 
 def register_lake_filesystem(conn: Any, lake: str, s3_endpoint: str | None) -> None:
     """Register s3fs on a DuckDB connection when the lake is on S3, and the lake's SQL helpers."""
-    if is_remote(lake):
-        conn.register_filesystem(s3_filesystem(s3_endpoint or None))
+    Lake(lake, s3_endpoint).register_with(conn)
     endpoint = s3_endpoint or None
 
     def ls(pattern: str) -> list[dict[str, Any]]:

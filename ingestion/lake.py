@@ -68,6 +68,12 @@ class Lake:
         rel = posixpath.join(*parts) if parts else ""
         return f"{self.root}/{rel}" if rel else self.root
 
+    def register_with(self, con: Any) -> None:
+        """Let a DuckDB connection read this lake's URLs: s3:// through the lake's s3fs (DuckDB cannot
+        download its httpfs extension here); a local lake needs nothing."""
+        if self.remote:
+            con.register_filesystem(self.fs)
+
     def _strip(self, url: str) -> str:
         return self.fs._strip_protocol(url) if self.remote else url
 

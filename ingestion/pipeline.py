@@ -137,11 +137,9 @@ def table_counts(settings: Settings) -> dict[str, int]:
     """Row counts of every silver and published gold table (``silver/tweets``, ``gold/tweets_export``)."""
     import duckdb
 
-    from ingestion.duckdb_plugin import register_lake_filesystem
-
     lake = Lake.from_settings(settings)
     con = duckdb.connect()
-    register_lake_filesystem(con, settings.lake, settings.s3_endpoint)
+    lake.register_with(con)
     counts: dict[str, int] = {}
     for rel in lake.glob("silver/*"):
         if lake.glob(f"{rel}/*.parquet") or lake.glob(f"{rel}/**/*.parquet"):

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from ingestion.config import Settings, load_settings
+from ingestion.lake import Lake
 
 
 def free_port() -> int:
@@ -74,10 +75,8 @@ def query(settings: Settings, sql: str) -> list[tuple]:
     """Run SQL on a fresh DuckDB connection that can read the lake (local or S3)."""
     import duckdb
 
-    from ingestion.duckdb_plugin import register_lake_filesystem
-
     con = duckdb.connect()
-    register_lake_filesystem(con, settings.lake, settings.s3_endpoint)
+    Lake.from_settings(settings).register_with(con)
     try:
         return con.execute(sql).fetchall()
     finally:

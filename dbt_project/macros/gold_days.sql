@@ -44,7 +44,7 @@
   {%- if days is none -%}
     true
   {%- elif days['changed'] -%}
-    dt in ({% for day in days['changed'] %}date '{{ day }}'{{ ', ' if not loop.last }}{% endfor %})
+    dt in ({{ date_literals(days['changed']) }})
   {%- else -%}
     false
   {%- endif -%}
@@ -57,6 +57,12 @@
   {%- if days is not none and days['kept'] %}
   union all by name
   select * from read_parquet('{{ days['location'] }}')
-  where {{ day_column }} in ({% for day in days['kept'] %}date '{{ day }}'{{ ', ' if not loop.last }}{% endfor %})
+  where {{ day_column }} in ({{ date_literals(days['kept']) }})
   {%- endif %}
+{%- endmacro %}
+
+
+{#- days (YYYY-MM-DD strings) as SQL date literals: date '2026-10-01', date '2026-10-02' -#}
+{% macro date_literals(days) -%}
+  {%- for day in days %}date '{{ day }}'{{ ', ' if not loop.last }}{% endfor -%}
 {%- endmacro %}
