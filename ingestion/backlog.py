@@ -4,8 +4,9 @@ A build reads every new bronze file at once (dbt model ``stg_bronze_files``). Fo
 what we want; for a large backlog (a first build of 10M tweets, ~12 GB of JSON) the staging tables and
 joins outgrow DuckDB's memory limit. :func:`batch_cuts` cuts the backlog into batches of about
 ``TWEETLAKE_BUILD_BATCH`` bytes of bronze, in ingest-date order so that each batch rewrites few silver
-partitions; :func:`ingestion.build.build` runs one incremental silver build per batch (dbt var
-``bronze_until``) and builds the rest of the project with the last one.
+partitions; :func:`ingestion.build.build` runs one incremental silver build per batch (the bound in
+``TWEETLAKE_BRONZE_UNTIL``, read by ``stg_bronze_files``) and builds the rest of the project with the
+last one.
 
 The files are listed and compared with ``silver/bronze_files`` here the same way ``stg_bronze_files`` does
 (path, size, modification time), but only to choose where to cut: dbt stays the judge of what is new, and

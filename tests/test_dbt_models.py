@@ -182,17 +182,27 @@ def batched_lake(incremental_lake: Settings, tmp_path_factory: pytest.TempPathFa
     return Batched(settings, bad, str(failed.value), recorded)
 
 
-def latest_observations(lake: Lake) -> dict[str, dict[str, Any]]:
-    """Each tweet's latest observation in bronze (fetched_at, then file, page, position), by plain json."""
+def latest_observations(lake: Lake, users: bool = False) -> dict[str, dict[str, Any]]:
+    """Each tweet's (or with ``users``, each included user's) latest observation in bronze (fetched_at,
+    then file, page, position), by plain json; users also get their first and last ``fetched_at``."""
     latest: dict[str, tuple[tuple, dict[str, Any]]] = {}
+    seen: dict[str, list[str]] = {}
     for rel in lake.glob("bronze/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"):
         for line in lake.read_bytes(rel).splitlines():
             record = json.loads(line)
             env = record["envelope"]
-            for pos, tweet in enumerate(record["response"].get("data") or []):
+            response = record["response"]
+            items = (response.get("includes") or {}).get("users") if users else response.get("data")
+            for pos, item in enumerate(items or []):
                 key = (env["fetched_at"], rel, env.get("page_number") or 0, pos)
-                if tweet["id"] not in latest or key > latest[tweet["id"]][0]:
-                    latest[tweet["id"]] = (key, tweet)
+                if item["id"] not in latest or key > latest[item["id"]][0]:
+                    latest[item["id"]] = (key, item)
+                seen.setdefault(item["id"], []).append(env["fetched_at"])
+    if users:
+        return {
+            uid: {**item, "first_seen": min(seen[uid]), "last_seen": max(seen[uid])}
+            for uid, (_, item) in latest.items()
+        }
     return {tid: tweet for tid, (_, tweet) in latest.items()}
 
 
@@ -232,6 +242,30 @@ def test_latest_observation_wins_and_text_is_unescaped(incremental_lake: Setting
     assert changed == len(reobserved)
     escaped = [t for t in latest.values() if "&amp;" in t["text"] or "&lt;" in t["text"]]
     assert escaped, "the sample source escapes some texts; this test needs some"
+
+
+def test_each_user_is_its_latest_profile(incremental_lake: Settings) -> None:
+    """silver.users: one row per user ever included, its latest observation's profile, and the first and
+    last time any page included it (across both builds of the incremental lake)."""
+    lake = Lake.from_settings(incremental_lake)
+    latest = latest_observations(lake, users=True)
+    rows = query(
+        lake,
+        "select user_id, username, description, followers_count, "
+        "strftime(first_seen_at, '%Y-%m-%dT%H:%M:%S'), strftime(last_seen_at, '%Y-%m-%dT%H:%M:%S') "
+        f"from {read_table(lake, 'silver', 'users')}",
+    )
+    assert len(rows) == len({r[0] for r in rows}) == len(latest)
+    changed = 0
+    for user_id, username, description, followers, first_seen, last_seen in rows:
+        expected = latest[user_id]
+        assert username == expected["username"], user_id
+        raw = expected.get("description")
+        assert description == (None if raw is None else html.unescape(raw)), user_id
+        assert followers == expected["public_metrics"]["followers_count"], user_id
+        assert (first_seen, last_seen) == (expected["first_seen"][:19], expected["last_seen"][:19]), user_id
+        changed += first_seen != last_seen
+    assert changed, "the sample source re-observes users; this test needs some"
 
 
 def test_metrics_history_has_every_observation(incremental_lake: Settings) -> None:

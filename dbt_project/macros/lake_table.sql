@@ -43,15 +43,22 @@
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
+  {%- if file_mode -%}
+    {#- a gold file is the model's whole result: COPY it straight from the query. A batch table would hold
+        every row first (at 10M tweets, tweets_export's 10M rows spill past memory_limit) -#}
+    {%- set mode = 'file' -%}
+    {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
+    {%- set rows = run_query("copy (" ~ sql ~ ") to '" ~ scratch ~ "/" ~ this.identifier ~ ".parquet' (format parquet)")[0][0] -%}
+  {%- else -%}
   {% call statement('batch') -%}
     create or replace table {{ batch_relation }} as (
       {{ sql }}
     )
   {%- endcall %}
   {%- set rows = run_query('select count(*) from ' ~ batch_relation)[0][0] -%}
+  {%- endif -%}
 
   {%- if file_mode -%}
-    {%- set mode = 'file' -%}
   {%- elif append and incremental -%}
     {%- set files = lake_table_files(location) -%}
     {%- if files | length >= compact_after -%}
@@ -83,26 +90,32 @@
     {%- endcall %}
   {%- endif -%}
   {%- if not skip -%}
-    {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
-    {%- if partition_by and mode != 'table' and rows > 0 -%}
+    {%- if mode != 'file' -%}
+      {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
+    {%- endif -%}
+    {%- if mode == 'file' -%}
+      {#- written above -#}
+    {%- elif partition_by and mode != 'table' and rows > 0 -%}
       {#- one COPY per partition, into the same hive layout (dt=<value>/data_0.parquet, dt not in the file)
           as DuckDB's partitioned COPY writes, at half its CPU (measured: silver.tweets at 1M tweets, 30
-          partitions, 3.8 s -> 1.7 s); the scratch folder is always local -#}
+          partitions, 3.8 s -> 1.7 s); the scratch folder is always local. All the COPYs go in one
+          statement (one round trip through dbt, not 60: ~0.3 s less per model of 30 partitions). -#}
+      {%- set files = {} -%}
       {%- for value in run_query('select distinct ' ~ partition_by ~ ' from ' ~ batch_relation).columns[0].values() -%}
-        {%- set file = scratch ~ '/' ~ partition_by ~ '=' ~ ('NULL' if value is none else value) ~ '/data_0.parquet' -%}
-        {%- do run_query("select tweetlake_prepare('" ~ file ~ "')") -%}
-        {% call statement('copy_' ~ loop.index) -%}
+        {%- do files.update({scratch ~ '/' ~ partition_by ~ '=' ~ ('NULL' if value is none else value) ~ '/data_0.parquet': value}) -%}
+      {%- endfor -%}
+      {%- do run_query("select count(tweetlake_prepare(f)) from unnest(" ~ sql_list(files.keys() | list) ~ ") as t(f)") -%}
+      {% call statement('copy_partitions') -%}
+        {%- for file, value in files.items() %}
           copy (
             select * exclude ({{ partition_by }}) from {{ batch_relation }}
             where {{ partition_by }} {{ 'is null' if value is none else "= '" ~ value ~ "'" }}
-          ) to '{{ file }}' (format parquet)
-        {%- endcall %}
-      {%- endfor -%}
+          ) to '{{ file }}' (format parquet);
+        {%- endfor %}
+      {%- endcall %}
     {%- else -%}
     {% call statement('copy') -%}
-      {%- if mode == 'file' %}
-      copy {{ batch_relation }} to '{{ scratch }}/{{ this.identifier }}.parquet' (format parquet)
-      {%- elif partition_by and mode != 'table' %}
+      {%- if partition_by and mode != 'table' %}
       {#- an empty partitioned table still needs a file, so readers see its columns -#}
       copy (select * exclude ({{ partition_by }}) from {{ batch_relation }})
         to '{{ scratch }}/{{ partition_by }}=1970-01-01/data_0.parquet' (format parquet)

@@ -57,10 +57,26 @@ combined as (
 ),
 {%- endif %}
 
+-- the same observation twice (a page ingested again): rare, so only those keys go through a window
+-- (a window over every row: measured 1.37 s against 1.02 s at 1M tweets)
+repeated as (
+
+    select tweet_id, observed_at, stream
+    from combined
+    group by tweet_id, observed_at, stream
+    having count(*) > 1
+
+),
+
 deduplicated as (
 
     select * exclude (page_number, position)
     from combined
+    anti join repeated using (tweet_id, observed_at, stream)
+    union all
+    select * exclude (page_number, position)
+    from combined
+    semi join repeated using (tweet_id, observed_at, stream)
     qualify row_number() over (
         partition by tweet_id, observed_at, stream order by bronze_file desc, page_number desc, position desc
     ) = 1

@@ -2,10 +2,12 @@
     silver/bronze_files does not list yet with the same size and modification time (a rewritten file,
     e.g. a rerun of the same run key, is processed again; every silver merge is idempotent). The state
     lives in the lake, so a deleted .duckdb file or a new machine changes nothing.
-    With the var `bronze_until` (a sort key, macro bronze_sort_key), only the new files up to it: one batch
-    of a large backlog (ingestion/backlog.py; `tweetlake build` runs the batches). -#}
+    With a bound (a sort key, macro bronze_sort_key) in the environment variable TWEETLAKE_BRONZE_UNTIL (or
+    the var `bronze_until`), only the new files up to it: one batch of a large backlog (ingestion/backlog.py;
+    `tweetlake build` runs the batches, and sets the variable rather than a var: a changed env var makes dbt
+    re-parse this file only, a changed var the whole project). -#}
 {%- set processed = [] if should_full_refresh() else lake_table_files(silver_location('bronze_files')) %}
-{%- set until = var('bronze_until', none) %}
+{%- set until = var('bronze_until', env_var('TWEETLAKE_BRONZE_UNTIL', '')) %}
 
 with listing as (
 
