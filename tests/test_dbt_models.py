@@ -368,6 +368,34 @@ def test_gold_invariants(incremental_lake: Settings) -> None:
     assert total == len(bronze_tweet_ids(lake))
 
 
+def test_interactions_count_replies_and_mentions(incremental_lake: Settings) -> None:
+    """gold.interactions against plain json: per (source, target), the replies and the mentions (a retweet's
+    `RT @x` not counted) of each tweet's latest observation, and the target's latest username."""
+    lake = Lake.from_settings(incremental_lake)
+    users = latest_observations(lake, users=True)
+    expected: dict[tuple[str, str, str], int] = {}
+    for tweet in latest_observations(lake).values():
+        author = tweet.get("author_id")
+        if tweet.get("in_reply_to_user_id"):
+            key = (author, tweet["in_reply_to_user_id"], "reply")
+            expected[key] = expected.get(key, 0) + 1
+        if any(r.get("type") == "retweeted" for r in tweet.get("referenced_tweets") or []):
+            continue
+        for m in (tweet.get("entities") or {}).get("mentions") or []:
+            if m.get("id"):
+                key = (author, m["id"], "mention")
+                expected[key] = expected.get(key, 0) + 1
+    rows = query(
+        lake,
+        "select source_user_id, target_user_id, interaction, interactions, target_username "
+        f"from {read_table(lake, 'gold', 'interactions')} where interaction in ('reply', 'mention')",
+    )
+    assert {(s, t, i): n for s, t, i, n, _ in rows} == expected
+    assert any(i == "mention" for _, _, i in expected) and any(i == "reply" for _, _, i in expected)
+    known = [(t, name) for _, t, _, _, name in rows if t in users]
+    assert known and all(name == users[t]["username"] for t, name in known)
+
+
 def test_daily_gold_recomputes_only_the_days_whose_silver_changed(incremental_lake: Settings) -> None:
     """A rebuild with no silver change recomputes no day (the gold file's rows are kept); a silver partition
     newer than the gold file gets its day recomputed, and only it; the table stays the same throughout."""

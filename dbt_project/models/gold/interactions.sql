@@ -1,6 +1,9 @@
 {{ config(location=gold_location('interactions')) }}
 {#- Who interacts with whom: replies (in_reply_to_user_id), mentions (not counting a retweet's `RT @x`),
-    quotes and retweets (the referenced tweet's author, when the API included it), with counts. -#}
+    quotes and retweets (the referenced tweet's author, when the API included it), with counts.
+    Mentions and references are unioned before their one join with tweets, and the target's current
+    username is joined once per pair after the aggregation, not once per interaction: measured on 10M
+    tweets' silver, 24.5 s -> 17.6 s. -#}
 
 with tweets as (
 
@@ -24,25 +27,27 @@ replies as (
 
 ),
 
-mentions as (
+referencing as (
 
-    select tweets.author_id, tweets.author_username, mentions.mentioned_user_id as target_user_id,
-        mentions.mentioned_username as target_username, 'mention' as interaction, tweets.created_at
-    from {{ ref('mentions') }} as mentions
-    inner join tweets using (tweet_id)
-    where tweets.tweet_type != 'retweet' and mentions.mentioned_user_id is not null
+    select tweet_id, mentioned_user_id as target_user_id, mentioned_username as target_username,
+        'mention' as interaction
+    from {{ ref('mentions') }}
+    where mentioned_user_id is not null
+    union all
+    select tweet_id, referenced_author_id as target_user_id, cast(null as varchar) as target_username,
+        case reference_type when 'quoted' then 'quote' else 'retweet' end as interaction
+    from {{ ref('referenced_tweets') }}
+    where reference_type in ('quoted', 'retweeted') and referenced_author_id is not null
 
 ),
 
-quotes_and_retweets as (
+mentions_quotes_and_retweets as (
 
-    select tweets.author_id, tweets.author_username, referenced.referenced_author_id as target_user_id,
-        cast(null as varchar) as target_username,
-        case referenced.reference_type when 'quoted' then 'quote' else 'retweet' end as interaction,
-        tweets.created_at
-    from {{ ref('referenced_tweets') }} as referenced
+    select tweets.author_id, tweets.author_username, referencing.target_user_id,
+        referencing.target_username, referencing.interaction, tweets.created_at
+    from referencing
     inner join tweets using (tweet_id)
-    where referenced.reference_type in ('quoted', 'retweeted') and referenced.referenced_author_id is not null
+    where referencing.interaction != 'mention' or tweets.tweet_type != 'retweet'
 
 ),
 
@@ -50,26 +55,31 @@ unioned as (
 
     select * from replies
     union all
-    select * from mentions
-    union all
-    select * from quotes_and_retweets
+    select * from mentions_quotes_and_retweets
+
+),
+
+aggregated as (
+
+    select
+        author_id as source_user_id,
+        max(author_username) as source_username,
+        target_user_id,
+        max(target_username) as target_username,
+        interaction,
+        count(*) as interactions,
+        min(created_at) as first_at,
+        max(created_at) as last_at
+    from unioned
+    group by author_id, target_user_id, interaction
 
 ),
 
 final as (
 
-    select
-        unioned.author_id as source_user_id,
-        max(unioned.author_username) as source_username,
-        unioned.target_user_id,
-        coalesce(max(users.username), max(unioned.target_username)) as target_username,
-        unioned.interaction,
-        count(*) as interactions,
-        min(unioned.created_at) as first_at,
-        max(unioned.created_at) as last_at
-    from unioned
-    left join users on users.user_id = unioned.target_user_id
-    group by unioned.author_id, unioned.target_user_id, unioned.interaction
+    select aggregated.* replace (coalesce(users.username, aggregated.target_username) as target_username)
+    from aggregated
+    left join users on users.user_id = aggregated.target_user_id
 
 )
 
