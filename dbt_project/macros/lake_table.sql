@@ -48,7 +48,7 @@
         every row first (at 10M tweets, tweets_export's 10M rows spill past memory_limit) -#}
     {%- set mode = 'file' -%}
     {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
-    {%- set rows = run_query("copy (" ~ sql ~ ") to '" ~ scratch ~ "/" ~ this.identifier ~ ".parquet' (format parquet)")[0][0] -%}
+    {%- set rows = run_query("copy (\n" ~ sql ~ "\n) to '" ~ scratch ~ "/" ~ this.identifier ~ ".parquet' (format parquet)")[0][0] -%}
   {%- else -%}
   {% call statement('batch') -%}
     create or replace table {{ batch_relation }} as (
