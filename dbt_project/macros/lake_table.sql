@@ -9,12 +9,13 @@
   - `external` rewrites the whole table on every run (cost grows with the lake) and writes in place.
 
   How a run writes (see ingestion/lakefiles.py for the file moves):
-  1. the model's SQL runs into a DuckDB table `<model>__batch`. Partitioned models (config partition_by,
-     always the column `dt`) return the COMPLETE new content of every partition they return (new rows
+  1. the model's SQL runs into a DuckDB table `<model>__batch` (a gold file, the model's whole result,
+     is COPYed straight from the query instead). Partitioned models (config partition_by, always the
+     column `dt`) return the COMPLETE new content of every partition they return (new rows
      merged with the existing rows of those partitions, latest observation winning), and nothing for
      partitions they leave alone: an insert-overwrite by partition.
   2. DuckDB COPYs the batch to a scratch folder, one file per partition (`dt=<value>/data_0.parquet`),
-     one COPY per partition.
+     one COPY per partition, all in one statement.
   3. tweetlake_install swaps the files in: each file replaces its predecessor of the same name atomically
      (rename locally, one PUT on S3), then stale files are deleted. A reader sees each partition either
      old or new, never half-written, and a key never lives in two partitions, so it never sees duplicates.
