@@ -44,13 +44,8 @@
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-  {%- if file_mode -%}
-    {#- a gold file is the model's whole result: COPY it straight from the query. A batch table would hold
-        every row first (at 10M tweets, tweets_export's 10M rows spill past memory_limit) -#}
-    {%- set mode = 'file' -%}
-    {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
-    {%- set rows = run_query("copy (\n" ~ sql ~ "\n) to '" ~ scratch ~ "/" ~ this.identifier ~ ".parquet' (format parquet)")[0][0] -%}
-  {%- else -%}
+  {%- set rows = none -%}
+  {%- if not file_mode -%}
   {% call statement('batch') -%}
     create or replace table {{ batch_relation }} as (
       {{ sql }}
@@ -60,6 +55,7 @@
   {%- endif -%}
 
   {%- if file_mode -%}
+    {%- set mode = 'file' -%}
   {%- elif append and incremental -%}
     {%- set files = lake_table_files(location) -%}
     {%- if files | length >= compact_after -%}
@@ -91,11 +87,11 @@
     {%- endcall %}
   {%- endif -%}
   {%- if not skip -%}
-    {%- if mode != 'file' -%}
-      {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
-    {%- endif -%}
+    {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
     {%- if mode == 'file' -%}
-      {#- written above -#}
+      {#- a gold file is the model's whole result: COPYed straight from the query, no batch table (one
+          would hold every row first: at 10M tweets, tweets_export's 10M rows spilled past memory_limit) -#}
+      {%- set rows = run_query("copy (\n" ~ sql ~ "\n) to '" ~ scratch ~ "/" ~ this.identifier ~ ".parquet' (format parquet)")[0][0] -%}
     {%- elif partition_by and mode != 'table' and rows > 0 -%}
       {#- one COPY per partition, into the same hive layout (dt=<value>/data_0.parquet, dt not in the file)
           as DuckDB's partitioned COPY writes, at half its CPU (measured: silver.tweets at 1M tweets, 30
