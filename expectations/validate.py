@@ -6,7 +6,7 @@ Every expectation of ``suites/<layer>.<table>.json`` falls in one of three kinds
 
 * **row** expectations (not null, between, in set, regex, column pairs: anything GX decides row by row) run
   on batches of at most ``batch_rows`` rows (default 300,000; with DuckDB's ``memory_limit`` 1 GB, a
-  validation of 10M tweets peaked at 1.8-2.1 GB, against 2.6 GB with 1M rows and 2 GB), streamed out of the
+  validation of 10M tweets peaked at 1.8-2.2 GB, against 2.6 GB with 1M rows and 2 GB), streamed out of the
   table's Parquet files by DuckDB (``to_arrow_reader``; only the columns the row expectations name are
   read). Each batch is validated by GX's pandas engine once per column set, on a frame of just those columns
   (GX copies the frame it is given for every column expectation); the per-batch results are merged into one
