@@ -11,7 +11,7 @@
 
 {#- a SQL boolean: dt is one of the partitions -#}
 {% macro in_partitions(partitions) -%}
-  {%- if partitions -%}dt in ({%- for p in partitions -%}date '{{ p }}'{{ ', ' if not loop.last }}{%- endfor -%})
+  {%- if partitions -%}dt in ({{ date_literals(partitions) }})
   {%- else -%}false{%- endif -%}
 {%- endmacro %}
 
