@@ -55,10 +55,10 @@ bench: install  ## benchmarks: SIZES="100k 1M" (add --allow-10m via BENCH_ARGS f
 	$(BIN)/python -m benchmarks.run $(foreach s,$(or $(SIZES),100k 1M),--size $(s)) $(BENCH_ARGS)
 
 airflow: install  ## Airflow on 127.0.0.1:8080 against this repo (Ctrl-C or `make airflow-stop` stops it)
-	dags/run_airflow.sh
+	orchestration/run_airflow.sh
 
 airflow-stop:  ## stop what `make airflow` started
-	dags/run_airflow.sh stop
+	orchestration/run_airflow.sh stop
 
 clean:  ## remove the demo lake and local work files (not the venv)
 	rm -rf lake .tweetlake/lake-* dbt_project/target dbt_project/logs

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from benchmarks.measure import Measurement, run_measured
-from ingestion.build import MODEL_SECONDS
+from dbt_runtime.runner import MODEL_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import dag, task
-from tweetlake_airflow.alerts import alert_on_failure
-from tweetlake_airflow.assets import lake_assets
+
+from orchestration.alerts import alert_on_failure
+from orchestration.assets import lake_assets
 
 LAKE = lake_assets()
 
@@ -33,7 +34,7 @@ LAKE = lake_assets()
 def tweetlake_gold_consumer() -> None:
     @task(inlets=[LAKE.gold])
     def announce(triggering_asset_events=None) -> dict:
-        from tweetlake_airflow.refresh import describe_gold_update
+        from orchestration.refresh import describe_gold_update
 
         return describe_gold_update(triggering_asset_events)
 

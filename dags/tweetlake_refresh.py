@@ -45,9 +45,10 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, chain, dag, get_current_context, task
-from tweetlake_airflow import refresh as steps
-from tweetlake_airflow.alerts import alert_on_failure, alert_on_run_failure
-from tweetlake_airflow.assets import lake_assets
+
+from orchestration import refresh as steps
+from orchestration.alerts import alert_on_failure, alert_on_run_failure
+from orchestration.assets import lake_assets
 
 LAKE = lake_assets()
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ingestion.lake import Lake
+from foundation.lake import Lake
 
 QUALITY = "quality"
 INDEX = "quality/index.html"

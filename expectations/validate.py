@@ -83,15 +83,16 @@ from typing import Any
 import pandas as pd
 
 from expectations.suites import SuiteFile, load_suites
-from ingestion.bronze import BRONZE_GLOB
-from ingestion.lake import Lake
-from ingestion.pages import isoformat_z, utcnow
+from foundation.lake import Lake
+from foundation.layout import BRONZE_GLOB, QUALITY, QUALITY_STATE
+from foundation.sql import ident as _ident
+from foundation.sql import literal
+from foundation.times import isoformat_z, parse_utc, utcnow
 
 log = logging.getLogger(__name__)
-QUALITY = "quality"
-STATE = "quality/_state/validated.json"
+STATE = f"{QUALITY_STATE}/validated.json"
 REQUIRED_TABLES = ("silver.tweets",)
-BRONZE_IDS = "quality/_state/bronze_ids.parquet"
+BRONZE_IDS = f"{QUALITY_STATE}/bronze_ids.parquet"
 
 SCHEMA_TYPES = {
     "expect_table_columns_to_match_set",
@@ -130,7 +131,7 @@ class QualityOptions:
         env = dict(os.environ if env is None else env)
         opts = cls()
         if raw := env.get("TWEETLAKE_QUALITY_AS_OF", "").strip():
-            opts.as_of = parse_time(raw)
+            opts.as_of = parse_utc(raw)
         if raw := env.get("TWEETLAKE_QUALITY_MAX_AGE_HOURS", "").strip():
             opts.max_age = timedelta(hours=float(raw))
         if raw := env.get("TWEETLAKE_QUALITY_CLOCK_SKEW_MINUTES", "").strip():
@@ -144,19 +145,11 @@ class QualityOptions:
             if value is None:
                 continue
             if key == "as_of" and isinstance(value, str):
-                value = parse_time(value)
+                value = parse_utc(value)
             if key == "max_age" and not isinstance(value, timedelta):
                 value = timedelta(hours=float(value))
             setattr(opts, key, value)
         return opts
-
-
-def parse_time(raw: str) -> datetime:
-    """An ISO 8601 time (``Z`` or offset; naive means UTC) or ``now``."""
-    if raw.strip().lower() == "now":
-        return datetime.now(UTC)
-    value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # -- results ---------------------------------------------------------------------------------------------
@@ -302,16 +295,8 @@ def find_table(lake: Lake, suite: SuiteFile, gold_root: str | None) -> Table:
     return table
 
 
-def _sql(value: Any) -> str:
-    return str(value).replace("'", "''")
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _file_list(lake: Lake, files: list[str]) -> str:
-    return "[" + ", ".join(f"'{_sql(lake.url(f))}'" for f in files) + "]"
+    return "[" + ", ".join(literal(lake.url(f)) for f in files) + "]"
 
 
 def _read_parquet(lake: Lake, files: list[str]) -> str:
@@ -421,7 +406,7 @@ def _naive_bounds(p: Planned, naive_columns: set[str]) -> dict[str, Any]:
         for key in ("min_value", "max_value"):
             v = kwargs.get(key)
             if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] == "T":
-                kwargs[key] = parse_time(v).astimezone(UTC).replace(tzinfo=None).isoformat()
+                kwargs[key] = parse_utc(v).astimezone(UTC).replace(tzinfo=None).isoformat()
     return kwargs
 
 
@@ -624,7 +609,7 @@ class Bronze:
                 for n, line in enumerate(_lines(fh), 1):
                     try:
                         page_ids, fetched = _page_facts(line)
-                        stamp = parse_time(fetched) if fetched else None
+                        stamp = parse_utc(fetched) if fetched else None
                     except ValueError as exc:  # msgspec's and json's decode errors are ValueErrors
                         if not bytes(line).strip():
                             continue  # a blank line
@@ -1017,10 +1002,10 @@ class _Run:
         self.progress = progress
         self.con = _session(duckdb.connect())
         lake.register_with(self.con)
-        self.con.execute(f"set memory_limit = '{_sql(options.memory_limit)}'")
+        self.con.execute(f"set memory_limit = {literal(options.memory_limit)}")
         self.con.execute("set preserve_insertion_order = false")
         self.spill = tempfile.mkdtemp(prefix="tweetlake-gx-spill-")
-        self.con.execute(f"set temp_directory = '{_sql(self.spill)}'")
+        self.con.execute(f"set temp_directory = {literal(self.spill)}")
         self.tables: dict[str, Table] = {}
         self.bronze = Bronze(lake, use_cache=not options.full)
         self.not_after = ""  # the resolved $not_after of this run
@@ -1461,7 +1446,7 @@ def _unvalidated(table: Table, seen: Any, not_after: str) -> list[str]:
         or not isinstance(seen, dict)
         or seen.get("rows") != rows_key(table.suite)
         or not isinstance(seen.get("files"), dict)
-        or parse_time(str(seen.get("not_after") or "9999-12-31T00:00:00+00:00")) > parse_time(not_after)
+        or parse_utc(str(seen.get("not_after") or "9999-12-31T00:00:00+00:00")) > parse_utc(not_after)
     ):
         return list(table.files)
     done = seen["files"]

@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from ingestion.lake import AtomicWriter, Lake
-from ingestion.pages import Page, bronze_parts, envelope, isoformat_z, stream_key, utcnow
+from foundation.lake import AtomicWriter, Lake
+from foundation.layout import BRONZE, RUN_JOURNALS
+from foundation.times import isoformat_z, utcnow
+from ingestion.pages import Page, bronze_parts, envelope, stream_key
 
-BRONZE = "bronze"
-BRONZE_GLOB = f"{BRONZE}/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"  # every bronze object
 PAGES_PER_OBJECT = 500
 BYTES_PER_OBJECT = 64 * 1024 * 1024
 
@@ -161,9 +161,7 @@ class BronzeRun:
         self.lake.remove_temporary(objects)  # objects an earlier attempt was killed while writing
         s.replaced = stale
         s.finished_at = isoformat_z(utcnow())
-        journal = posixpath.join(
-            "_state", "runs", self.prefix.removeprefix(BRONZE + "/"), f"{s.run_key}.json"
-        )
+        journal = posixpath.join(RUN_JOURNALS, self.prefix.removeprefix(BRONZE + "/"), f"{s.run_key}.json")
         self.lake.write_json(journal, s.to_dict())
         self._committed = True
         return s

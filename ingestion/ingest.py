@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from foundation.lake import Lake
 from ingestion.bronze import BronzeRun, RunSummary, new_run_id
-from ingestion.lake import Lake
 from ingestion.progress import Reporter
 from ingestion.sources.base import Source
 from ingestion.watermarks import WatermarkStore

@@ -10,37 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from foundation.times import isoformat_z, utcnow
+
 # Twitter snowflake ids: epoch 2010-11-04T01:42:54.657Z, timestamp in the bits above 22.
 TWITTER_EPOCH_MS = 1288834974657
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def isoformat_z(ts: datetime) -> str:
-    """``2026-11-21T04:30:00.123Z``: the API's own timestamp format."""
-    last_ts, last_text = _last_isoformat[0]
-    if last_ts is ts:  # the same (immutable) datetime again, as for every page of a pull
-        return last_text
-    text = ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-    _last_isoformat[0] = (ts, text)
-    return text
-
-
-_last_isoformat: list[tuple[datetime | None, str]] = [(None, "")]
 
 
 def snowflake_time(tweet_id: str | int) -> datetime:
     """When a snowflake id was minted."""
     ms = (int(tweet_id) >> 22) + TWITTER_EPOCH_MS
     return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def snowflake_for(ts: datetime, sequence: int = 0) -> int:
-    """The smallest snowflake id minted at ``ts`` (plus a sequence in the low 22 bits)."""
-    ms = int(ts.timestamp() * 1000) - TWITTER_EPOCH_MS
-    return (ms << 22) | (sequence & 0x3FFFFF)
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from ingestion.lake import Lake
-from ingestion.pages import isoformat_z, stream_key, utcnow
+from foundation.lake import Lake
+from foundation.layout import WATERMARKS
+from foundation.times import isoformat_z, utcnow
+from ingestion.pages import stream_key
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class WatermarkStore:
 
     @staticmethod
     def _rel(endpoint: str, stream: str) -> str:
-        return posixpath.join("_state", "watermarks", f"endpoint={endpoint}", f"{stream_key(stream)}.json")
+        return posixpath.join(WATERMARKS, f"endpoint={endpoint}", f"{stream_key(stream)}.json")
 
     def get(self, endpoint: str, stream: str) -> Watermark:
         doc = self.lake.read_json(self._rel(endpoint, stream))

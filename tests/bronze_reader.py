@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ingestion.lake import Lake
+from foundation.lake import Lake
 
 
 def bronze_records(lake: Lake) -> Iterator[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 The environment is set when this plugin is imported (before any test imports Airflow, which reads its
 configuration once), and the metadata DB is migrated once per session, on first use, with the pool the DAG's
-lake tasks share (``tweetlake_lake``, 1 slot), as ``dags/run_airflow.sh`` creates it.
+lake tasks share (``tweetlake_lake``, 1 slot), as ``orchestration/run_airflow.sh`` creates it.
 
 Also here: a webhook receiver (a real HTTP server on 127.0.0.1 that records what is POSTed to it).
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import REPO_ROOT
+from foundation.settings import REPO_ROOT
 
 AIRFLOW_HOME = tempfile.mkdtemp(prefix="tweetlake-airflow-")
 AIRFLOW_ENV = {

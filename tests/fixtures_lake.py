@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from ingestion.config import Settings, load_settings
-from ingestion.lake import Lake
+from foundation.lake import Lake
+from foundation.settings import Settings, load_settings
 
 
 def free_port() -> int:

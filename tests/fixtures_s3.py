@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ingestion.lake import Lake
+from foundation.lake import Lake
 
 DUMMY_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
 

@@ -7,8 +7,8 @@ import logging
 from types import SimpleNamespace
 
 import pytest
-from tweetlake_airflow.alerts import alert_on_failure, alert_on_run_failure, webhook_url
 
+from orchestration.alerts import alert_on_failure, alert_on_run_failure, webhook_url
 from tests.fixtures_airflow import WebhookReceiver
 from tests.fixtures_lake import free_port
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from ingestion.config import REPO_ROOT, Settings, load_settings
-from ingestion.lake import Lake
-from ingestion.pipeline import run_ingest, table_counts
+from foundation.lake import Lake
+from foundation.settings import REPO_ROOT, Settings, load_settings
+from pipeline.steps import run_ingest, table_counts
 from tests.fixtures_airflow import WebhookReceiver
 from tests.fixtures_lake import make_bucket
 

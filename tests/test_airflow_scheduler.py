@@ -1,7 +1,7 @@
-"""The refresh DAG under a real Airflow: ``dags/run_airflow.sh`` (what ``make airflow`` runs) starts the API
-server, scheduler and DAG processor on 127.0.0.1; a run is triggered through the REST API (``/api/v2``, JWT
-from ``/auth/token``), the scheduler runs it with the LocalExecutor, the gold asset triggers the consumer DAG,
-and ``run_airflow.sh stop`` stops every process it started.
+"""The refresh DAG under a real Airflow: ``orchestration/run_airflow.sh`` (what ``make airflow`` runs) starts
+the API server, scheduler and DAG processor on 127.0.0.1; a run is triggered through the REST API
+(``/api/v2``, JWT from ``/auth/token``), the scheduler runs it with the LocalExecutor, the gold asset
+triggers the consumer DAG, and ``run_airflow.sh stop`` stops every process it started.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import psutil
 import pytest
 import requests
 
-from ingestion.config import REPO_ROOT, load_settings
-from ingestion.lake import Lake
+from foundation.lake import Lake
+from foundation.settings import REPO_ROOT, load_settings
 from tests.fixtures_lake import free_port, make_bucket
 
 SCRIPT = REPO_ROOT / "dags" / "run_airflow.sh"

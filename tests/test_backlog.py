@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.backlog import BronzeFile, batch_cuts, lake_relative, pending_files
-from ingestion.config import ConfigError, load_settings, parse_bytes
+from dbt_runtime.backlog import BronzeFile, batch_cuts, lake_relative, pending_files
+from foundation.settings import ConfigError, load_settings, parse_bytes
 
 
 def files(*sizes: int, day: str = "2026-10-01") -> list[BronzeFile]:

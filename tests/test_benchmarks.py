@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import REPO_ROOT
+from foundation.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

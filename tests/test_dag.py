@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from ingestion.config import REPO_ROOT
+from foundation.settings import REPO_ROOT
 
 DAG_ID = "tweetlake_refresh"
 CONSUMER_ID = "tweetlake_gold_consumer"
@@ -41,11 +41,11 @@ def test_dags_import_cleanly_and_fast(airflow_db: str) -> None:
         bag = load_dagbag()
         seconds = time.perf_counter() - started
     assert bag.import_errors == {}
-    ours = [w for w in caught if "dags/" in str(w.filename) or "tweetlake_airflow" in str(w.filename)]
+    ours = [w for w in caught if "dags/" in str(w.filename) or "orchestration" in str(w.filename)]
     assert ours == [], [str(w.message) for w in ours]
     assert seconds < 3, f"the DAG folder took {seconds:.1f}s to parse"
     assert {DAG_ID, CONSUMER_ID} <= set(bag.dags)
-    assert not [f for f in bag.dagbag_stats if "tweetlake_airflow" in f.file], "the package must be ignored"
+    assert not [f for f in bag.dagbag_stats if "orchestration" in f.file], "the package must be ignored"
 
 
 def test_dag_file_imports_no_heavy_modules() -> None:
@@ -109,7 +109,7 @@ def test_assets_are_outlets_under_the_lake_root(dagbag) -> None:
         outlets = task.partial_kwargs.get("outlets") if hasattr(task, "partial_kwargs") else None
         return [a.uri for a in (outlets or task.outlets)]
 
-    from ingestion.config import load_settings
+    from foundation.settings import load_settings
 
     lake = load_settings().lake
     assert outlet_uris("ingest") == [f"file://{lake}/bronze"]
@@ -120,7 +120,7 @@ def test_assets_are_outlets_under_the_lake_root(dagbag) -> None:
 
 
 def test_asset_uris_for_s3_and_local_lakes() -> None:
-    from tweetlake_airflow.assets import lake_assets, layer_uri
+    from orchestration.assets import lake_assets, layer_uri
 
     assert layer_uri("s3://bucket/prefix", "gold") == "s3://bucket/prefix/gold"
     assert layer_uri("/abs/lake", "silver") == "file:///abs/lake/silver"
@@ -131,9 +131,9 @@ def test_asset_uris_for_s3_and_local_lakes() -> None:
 
 def test_schedule_and_source_come_from_the_environment() -> None:
     from airflow.sdk import CronDataIntervalTimetable
-    from tweetlake_airflow.refresh import default_source, schedule_from_env
 
-    from ingestion.config import ConfigError
+    from foundation.settings import ConfigError
+    from orchestration.refresh import default_source, schedule_from_env
 
     hourly = schedule_from_env({})
     assert isinstance(hourly, CronDataIntervalTimetable), "runs need a data interval to ingest"
@@ -164,7 +164,8 @@ def test_schedule_env_reaches_the_parsed_dag(airflow_db: str) -> None:
 
 def test_plan_streams_follows_settings_and_params(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk.exceptions import AirflowFailException
-    from tweetlake_airflow.refresh import plan_streams
+
+    from orchestration.refresh import plan_streams
 
     monkeypatch.setenv("TWEETLAKE_QUERIES", "duckdb; #dbt")
     monkeypatch.setenv("TWEETLAKE_ACCOUNTS", "@motherduck")
@@ -187,7 +188,8 @@ def test_data_interval_drives_the_source_window() -> None:
     from datetime import UTC, date, datetime
 
     import pendulum
-    from tweetlake_airflow.refresh import Interval, source_options
+
+    from orchestration.refresh import Interval, source_options
 
     start = pendulum.datetime(2026, 11, 20, 13, tz="UTC")
     interval = Interval.from_context(start, start.add(hours=1), None)
@@ -205,7 +207,7 @@ def test_data_interval_drives_the_source_window() -> None:
 
 
 def test_aws_connection_goes_to_the_task_environment_only(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
-    from tweetlake_airflow.settings import export_aws_connection
+    from orchestration.settings import export_aws_connection
 
     secret = "wJalrXUtnFEMI-tweetlake-test-secret"
     monkeypatch.setenv(

@@ -22,13 +22,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion.backlog import BronzeFile, pending_files
-from ingestion.build import BuildError, build
-from ingestion.config import DBT_PROJECT_DIR, Settings, load_settings
-from ingestion.lake import Lake
-from ingestion.pipeline import run_build, run_ingest
-from ingestion.publish import STAGING_GOLD
-from ingestion.workdir import work_dir
+from dbt_runtime.backlog import BronzeFile, pending_files
+from dbt_runtime.runner import BuildError, build
+from foundation.lake import Lake
+from foundation.layout import STAGING_GOLD
+from foundation.settings import DBT_PROJECT_DIR, Settings, load_settings
+from foundation.workdir import work_dir
+from pipeline.steps import run_build, run_ingest
 from tests.bronze_reader import bronze_records, bronze_tweet_ids
 
 pytestmark = pytest.mark.slow
@@ -501,7 +501,7 @@ def test_unit_test_schema_matches_the_bronze_source() -> None:
 
 
 def test_dbt_docs_generate(incremental_lake: Settings) -> None:
-    from ingestion.build import run_dbt
+    from dbt_runtime.runner import run_dbt
 
     run_dbt(incremental_lake, ["docs", "generate"])
     target = work_dir(incremental_lake.lake) / "target"
@@ -509,7 +509,7 @@ def test_dbt_docs_generate(incremental_lake: Settings) -> None:
 
 
 def test_source_freshness(incremental_lake: Settings) -> None:
-    from ingestion.build import BuildError, run_dbt
+    from dbt_runtime.runner import BuildError, run_dbt
 
     # the sample's pages are from 2026-11-20; freshness is judged against the clock, so it may warn/error
     try:

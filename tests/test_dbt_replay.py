@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.config import Settings
-from ingestion.lake import Lake
-from ingestion.pipeline import run_build, run_ingest
+from foundation.lake import Lake
+from foundation.settings import Settings
+from pipeline.steps import run_build, run_ingest
 from tests.bronze_reader import bronze_records, bronze_tweet_ids
 
 pytestmark = pytest.mark.slow

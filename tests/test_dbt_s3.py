@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from ingestion.config import Settings
-from ingestion.lake import Lake
-from ingestion.pipeline import run_build, run_ingest
-from ingestion.publish import STAGING_GOLD
-from ingestion.workdir import work_dir
+from foundation.lake import Lake
+from foundation.layout import STAGING_GOLD
+from foundation.settings import Settings
+from foundation.workdir import work_dir
+from pipeline.steps import run_build, run_ingest
 from tests.bronze_reader import bronze_tweet_ids
 from tests.fixtures_lake import query
 

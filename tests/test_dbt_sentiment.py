@@ -1,4 +1,4 @@
-"""ingestion.sentiment: exactly vaderSentiment's compound scores, each distinct text once, on every core."""
+"""dbt_runtime.sentiment: exactly vaderSentiment's compound scores, each distinct text once, on every core."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from ingestion.sentiment import FastAnalyzer, label, score_distinct, score_texts
+from dbt_runtime.sentiment import FastAnalyzer, label, score_distinct, score_texts
 
 EDGE_CASES = [
     "",

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import requests
 
-from ingestion.config import ConfigError, Secret, Settings
+from foundation.lake import Lake
+from foundation.settings import ConfigError, Secret, Settings
 from ingestion.http import ApiError, RateLimitError
 from ingestion.ingest import ingest
-from ingestion.lake import Lake
 from ingestion.pages import snowflake_time
 from ingestion.progress import Reporter
 from ingestion.sources import make_source

@@ -6,8 +6,8 @@ import io
 from datetime import date
 from pathlib import Path
 
+from foundation.lake import Lake
 from ingestion.ingest import ingest
-from ingestion.lake import Lake
 from ingestion.progress import Reporter
 from ingestion.sources.sample import SampleSource
 

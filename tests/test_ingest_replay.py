@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import Settings
+from foundation.lake import Lake
+from foundation.settings import Settings
 from ingestion.ingest import ingest
-from ingestion.lake import Lake
 from ingestion.pages import compact_json_bytes, page_counts
 from ingestion.sources import make_source
 from ingestion.sources.replay import ReplaySource, _fast_page, twarc_span

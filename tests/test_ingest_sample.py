@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ingestion.config import Settings
+from foundation.lake import Lake
+from foundation.settings import Settings
 from ingestion.ingest import ingest
-from ingestion.lake import Lake
 from ingestion.pages import snowflake_time
 from ingestion.sources import make_source
 from ingestion.sources.sample import USER_ID_BASE, SampleSource

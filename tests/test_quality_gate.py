@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from expectations.validate import QualityGateFailed, QualityOptions, validate
-from ingestion import pipeline
-from ingestion.config import Settings
-from ingestion.lake import Lake
+from foundation.lake import Lake
+from foundation.settings import Settings
+from pipeline import steps as pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -396,7 +396,7 @@ class _Summary:
 def test_quality_cli_validate_exits_3_and_names_the_failure(
     local_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ingestion.cli import main
+    from pipeline.cli import main
 
     lake = Lake.from_settings(local_settings)
     ids = make_contract_lake(lake)

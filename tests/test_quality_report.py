@@ -26,8 +26,8 @@ import requests
 
 from expectations.docs import external_refs
 from expectations.report import local_quality_folder, make_server
-from ingestion.config import Settings
-from ingestion.lake import Lake
+from foundation.lake import Lake
+from foundation.settings import Settings
 from tests.test_quality_gate import (
     DAY1,
     make_contract_lake,
@@ -188,7 +188,7 @@ def test_quality_report_renders_styled_offline_in_chromium(
 def test_quality_report_cli_prints_path_and_serves_s3(
     s3_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingestion.cli import main
+    from pipeline.cli import main
 
     lake = Lake.from_settings(s3_settings)
     monkeypatch.setenv("TWEETLAKE_S3_ENDPOINT", s3_settings.s3_endpoint or "")

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.config import Settings
-from ingestion.lake import Lake
+from foundation.lake import Lake
+from foundation.settings import Settings
 from tests.bronze_reader import bronze_tweet_ids
 from tests.fixtures_lake import query
 

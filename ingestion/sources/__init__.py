@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingestion.config import ConfigError, Settings
+from foundation.layout import SOURCES
+from foundation.settings import ConfigError, Settings
 from ingestion.sources.base import Pull, Source
-
-SOURCES = ("sample", "replay", "api")
 
 
 def make_source(kind: str, settings: Settings, **options: Any) -> Source:

@@ -37,7 +37,8 @@ from typing import Any
 import requests
 import tweepy
 
-from ingestion.config import ConfigError, Secret
+from foundation.settings import ConfigError, Secret
+from foundation.times import parse_utc
 from ingestion.http import (
     ApiError,
     Backoff,
@@ -70,22 +71,14 @@ TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.Chu
 __all__ = ["ApiError", "ApiSource", "RateLimitError", "parse_time"]
 
 
-def parse_time(value: datetime | str | None) -> datetime | None:
-    """A UTC datetime from a datetime or an ISO 8601 string (``2026-11-20T00:00:00Z``, ``2026-11-20``)."""
+def parse_time(value: datetime | date | str | None) -> datetime | None:
+    """A UTC datetime from a datetime, a date or an ISO 8601 string; ``None`` for no bound."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        ts = value
-    elif isinstance(value, date):
-        ts = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            ts = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ConfigError(f"{value!r} is not an ISO 8601 time such as 2026-11-20T00:00:00Z") from exc
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC)
+    try:
+        return parse_utc(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def api_time(ts: datetime) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from foundation.times import parse_utc
 from ingestion.pages import MalformedPage, Page, page_counts
 from ingestion.sources.base import Pull
 from ingestion.watermarks import WatermarkStore
@@ -385,7 +386,6 @@ def _parse_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_utc(value)
     except ValueError:
         return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)

@@ -47,8 +47,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from ingestion.config import DEFAULT_ACCOUNTS, DEFAULT_QUERIES
-from ingestion.pages import TWITTER_EPOCH_MS, Page, isoformat_z, stream_key
+from foundation.settings import DEFAULT_ACCOUNTS, DEFAULT_QUERIES
+from foundation.times import isoformat_z
+from ingestion.pages import TWITTER_EPOCH_MS, Page, stream_key
 from ingestion.sources.base import Pull
 from ingestion.watermarks import WatermarkStore
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ingestion.lake import Lake
+from foundation.lake import Lake
 
 
 @dataclass

@@ -2,12 +2,12 @@
 
 A Python model so each distinct text is scored once, in parallel worker processes, streamed: texts are read
 in Arrow batches from a second cursor and the scores go back to DuckDB as a record batch reader, so memory
-stays flat whatever the number of texts (ingestion.sentiment.score_arrow_batches).
+stays flat whatever the number of texts (dbt_runtime.sentiment.score_arrow_batches).
 """
 
 import pyarrow as pa
 
-from ingestion.sentiment import score_arrow_batches
+from dbt_runtime.sentiment import score_arrow_batches
 
 SCHEMA = pa.schema([("text_hash", pa.uint64()), ("sentiment_score", pa.float64())])
 

@@ -13,7 +13,7 @@ doing less work, never from approximating:
 
 Usable standalone (the benchmark times it on its own)::
 
-    from ingestion.sentiment import score_texts
+    from dbt_runtime.sentiment import score_texts
     scores = score_texts(["I love DuckDB :)", "this is awful"])
 """
 

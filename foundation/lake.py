@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ingestion.config import Settings, is_remote
+from foundation.settings import Settings, is_remote
 
 if TYPE_CHECKING:  # imported when the filesystem is first used: not every command needs it
     import fsspec

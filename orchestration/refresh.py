@@ -1,6 +1,6 @@
 """What the refresh DAG's tasks do, as plain functions of the run's params and data interval.
 
-The DAG file only wires these together. Each step calls :mod:`ingestion.pipeline` (the same code as the
+The DAG file only wires these together. Each step calls :mod:`pipeline.steps` (the same code as the
 ``tweetlake`` CLI) and turns failures into the right Airflow outcome:
 
 - a quality failure (Great Expectations gate, a failing dbt test) or a configuration error (no token, a window
@@ -22,12 +22,12 @@ from typing import Any
 from airflow.sdk import CronDataIntervalTimetable
 from airflow.sdk.exceptions import AirflowFailException
 
-from ingestion.config import ConfigError, Settings
-from tweetlake_airflow.settings import airflow_settings
+from foundation.layout import SOURCES
+from foundation.settings import ConfigError, Settings
+from orchestration.settings import airflow_settings
 
 log = logging.getLogger("tweetlake.airflow")
 
-SOURCES = ("sample", "api", "replay")
 POOL = os.environ.get("TWEETLAKE_POOL", "tweetlake_lake")
 DEFAULT_SCHEDULE = "@hourly"
 
@@ -187,8 +187,8 @@ class OnlyStream:
 
 def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval: Interval) -> dict[str, Any]:
     """Ingest one stream of the run into bronze; return a small summary (the task's XCom)."""
+    from foundation.lake import Lake, LakeError
     from ingestion.ingest import ingest
-    from ingestion.lake import Lake, LakeError
     from ingestion.sources import make_source
 
     source = params.get("source") or "sample"
@@ -230,8 +230,8 @@ def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval
 # -- build, validate, publish -------------------------------------------------------------------------------
 def build_layer(layer: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """``dbt build --select tag:<layer>``; a failing dbt test is a quality failure (no retry)."""
-    from ingestion.build import BuildError
-    from ingestion.pipeline import run_build
+    from dbt_runtime.runner import BuildError
+    from pipeline.steps import run_build
 
     settings = effective_settings(params)
     try:
@@ -252,7 +252,7 @@ def build_layer(layer: str, params: Mapping[str, Any]) -> dict[str, Any]:
 def validate_layer(layer: str, params: Mapping[str, Any], run_id: str | None) -> dict[str, Any]:
     """Great Expectations on ``layer``; a failed gate fails the task at once (it is not transient)."""
     from expectations.validate import QualityGateFailed
-    from ingestion.pipeline import run_validate
+    from pipeline.steps import run_validate
 
     settings = effective_settings(params)
     try:
@@ -265,7 +265,7 @@ def validate_layer(layer: str, params: Mapping[str, Any], run_id: str | None) ->
 
 
 def publish_gold(params: Mapping[str, Any], run_id: str | None) -> dict[str, int]:
-    from ingestion.pipeline import run_publish
+    from pipeline.steps import run_publish
 
     summary = run_publish(effective_settings(params), run_id=safe_run_id(run_id))
     log.info("%s", summary.describe())
@@ -279,7 +279,7 @@ def report(
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The run's summary: tweets per stream, rows per table, where the quality report is."""
-    from ingestion.pipeline import table_counts
+    from pipeline.steps import table_counts
 
     settings = effective_settings(params)
     # The mapped ingest results: index them (iterating probes one past the end, which logs a 404).
@@ -301,7 +301,7 @@ def report(
 
 def describe_gold_update(triggering_asset_events: Any = None) -> dict[str, Any]:
     """For consumers of the gold asset: what the triggering publish reported and what the lake holds now."""
-    from ingestion.lake import Lake
+    from foundation.lake import Lake
 
     events = []
     for asset, asset_events in dict(triggering_asset_events or {}).items():

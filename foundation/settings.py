@@ -157,7 +157,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     - ``TWEETLAKE_DUCKDB``: the DuckDB file dbt works in (default: under the dbt project's ``target/``).
     - ``TWEETLAKE_REQUEST_TIMEOUT``, ``TWEETLAKE_MAX_RATE_LIMIT_WAIT``: seconds.
     - ``TWEETLAKE_BUILD_BATCH``: bronze bytes one dbt build reads at most (default 2GB); a larger backlog
-      is built in batches (:mod:`ingestion.backlog`). ``0``: one batch, whatever its size.
+      is built in batches (:mod:`dbt_runtime.backlog`). ``0``: one batch, whatever its size.
     """
     env = os.environ if env is None else env
     batch = env.get("TWEETLAKE_BUILD_BATCH", "")

@@ -1,7 +1,7 @@
 """Silver and gold tables in the lake: list their files, and swap new files in without readers noticing.
 
 How a table is written (the dbt materialization ``lake_table`` in dbt_project/macros calls these through
-SQL functions that :mod:`ingestion.duckdb_plugin` registers):
+SQL functions that :mod:`dbt_runtime.duckdb_plugin` registers):
 
 1. DuckDB COPYs the model's rows to a *scratch* folder: inside the lake's own filesystem for a local lake
    (``<lake>/_staging/_scratch/``, so the final move is a rename), a local temp folder for an S3 lake.
@@ -24,8 +24,8 @@ import tempfile
 import uuid
 from typing import Any
 
-from ingestion.config import is_remote
-from ingestion.lake import Lake
+from foundation.lake import Lake
+from foundation.settings import is_remote
 
 MODES = ("partitions", "overwrite", "table", "append", "file")
 

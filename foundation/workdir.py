@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ingestion.config import REPO_ROOT
+from foundation.settings import REPO_ROOT
 
 
 class LakeBusy(RuntimeError):

@@ -4,7 +4,7 @@ A build reads every new bronze file at once (dbt model ``stg_bronze_files``). Fo
 what we want; for a large backlog (a first build of 10M tweets, ~12 GB of JSON) the staging tables and
 joins outgrow DuckDB's memory limit. :func:`batch_cuts` cuts the backlog into batches of about
 ``TWEETLAKE_BUILD_BATCH`` bytes of bronze, in ingest-date order so that each batch rewrites few silver
-partitions; :func:`ingestion.build.build` runs one incremental silver build per batch (the bound in
+partitions; :func:`dbt_runtime.runner.build` runs one incremental silver build per batch (the bound in
 ``TWEETLAKE_BRONZE_UNTIL``, read by ``stg_bronze_files``) and builds the rest of the project with the
 last one.
 
@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingestion import lakefiles
-from ingestion.bronze import BRONZE_GLOB
-from ingestion.config import Settings
-from ingestion.lake import Lake
+from foundation import lakefiles
+from foundation.lake import Lake
+from foundation.layout import BRONZE_GLOB
+from foundation.settings import Settings
 
 _INGEST_DATE = re.compile(r"ingest_date=([0-9-]+)")
 

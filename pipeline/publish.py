@@ -13,12 +13,11 @@ import posixpath
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from ingestion.lake import Lake
-from ingestion.pages import isoformat_z, utcnow
-
-STAGING_GOLD = "_staging/gold"
+from foundation.lake import Lake
+from foundation.layout import PUBLISHED, STAGING_GOLD
+from foundation.sql import literal
+from foundation.times import isoformat_z, utcnow
 
 
 @dataclass
@@ -50,20 +49,17 @@ def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishS
             lake.fs.get(lake._strip(lake.url(staging, f"{table}.parquet")), local)
             csv = os.path.join(tmp, f"{table}.csv")
             con.execute(
-                f"copy (select * from read_parquet('{_sql(local)}')) to '{_sql(csv)}' (header, delimiter ',')"
+                f"copy (select * from read_parquet({literal(local)})) "
+                f"to {literal(csv)} (header, delimiter ',')"
             )
-            rows = con.execute(f"select count(*) from read_parquet('{_sql(local)}')").fetchone()[0]
+            rows = con.execute(f"select count(*) from read_parquet({literal(local)})").fetchone()[0]
             lake.put_file(local, posixpath.join("gold", f"{table}.parquet"))
             lake.put_file(csv, posixpath.join("gold", f"{table}.csv"))
             summary.tables[table] = int(rows)
     con.close()
     summary.seconds = time.perf_counter() - started
     lake.write_json(
-        "gold/_published.json",
+        PUBLISHED,
         {"run_id": run_id, "published_at": isoformat_z(utcnow()), "tables": summary.tables},
     )
     return summary
-
-
-def _sql(value: Any) -> str:
-    return str(value).replace("'", "''")

@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import MutableMapping
 
-from ingestion.config import Secret, Settings, is_remote, load_settings
+from foundation.settings import Secret, Settings, is_remote, load_settings
 
 log = logging.getLogger(__name__)
 TWITTER_CONN_ID = "twitter_default"

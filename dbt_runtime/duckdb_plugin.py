@@ -1,7 +1,7 @@
 """dbt-duckdb plugin: give every DuckDB connection dbt opens the lake's filesystem and SQL helpers.
 
 DuckDB cannot download its ``httpfs`` extension here, and the lake's S3 settings live in one place
-(:mod:`ingestion.config`), so s3:// paths go through the same s3fs filesystem the ingestion uses.
+(:mod:`foundation.settings`), so s3:// paths go through the same s3fs filesystem the ingestion uses.
 
 SQL functions registered on every connection (used by the macros in dbt_project/macros):
 
@@ -9,7 +9,7 @@ SQL functions registered on every connection (used by the macros in dbt_project/
 - ``tweetlake_ls(glob)``: the files matching a glob in the lake, as a list of {path, size, mtime};
 - ``tweetlake_scratch(location, name)``: a fresh folder to COPY a model's rows into;
 - ``tweetlake_install(scratch, location, mode, batch)``: swap those files into the lake (see
-  :mod:`ingestion.lakefiles`).
+  :mod:`foundation.lakefiles`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from ingestion import lakefiles
-from ingestion.config import is_remote
-from ingestion.lake import Lake
+from foundation import lakefiles
+from foundation.lake import Lake
+from foundation.settings import is_remote
 
 LS_TYPE = "STRUCT(path VARCHAR, size BIGINT, mtime VARCHAR)[]"
 

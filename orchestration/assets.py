@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from airflow.sdk import Asset
 
-from ingestion.config import is_remote, load_settings
+from foundation.settings import is_remote, load_settings
 
 LAYERS = ("bronze", "silver", "gold")
 

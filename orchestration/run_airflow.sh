@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A local Airflow for this repo (`make airflow`): API server + UI, scheduler and DAG processor, on 127.0.0.1.
 #
-#   dags/run_airflow.sh          start in the foreground; Ctrl-C stops every process it started
-#   dags/run_airflow.sh stop     stop a running instance from another terminal (`make airflow-stop`)
-#   dags/run_airflow.sh cli ...  the airflow CLI against this instance, e.g. `cli dags trigger tweetlake_refresh`
+#   orchestration/run_airflow.sh          start in the foreground; Ctrl-C stops every process it started
+#   orchestration/run_airflow.sh stop     stop a running instance from another terminal (`make airflow-stop`)
+#   orchestration/run_airflow.sh cli ...  the airflow CLI against this instance, e.g. `cli dags trigger tweetlake_refresh`
 #
 # State lives in ./.airflow (TWEETLAKE_AIRFLOW_HOME): SQLite metadata DB, logs, airflow.cfg, the generated
 # UI password. Delete the folder to start over. The lake is TWEETLAKE_LAKE (default ./lake).
@@ -102,7 +102,7 @@ case "${1:-start}" in
 esac
 
 if [[ -s "$PGID_FILE" ]] && group_alive "$(cat "$PGID_FILE")"; then
-  echo "run_airflow: already running (process group $(cat "$PGID_FILE")); dags/run_airflow.sh stop" >&2
+  echo "run_airflow: already running (process group $(cat "$PGID_FILE")); orchestration/run_airflow.sh stop" >&2
   exit 1
 fi
 mkdir -p "$AIRFLOW_HOME/logs" "$TWEETLAKE_WORK_DIR"
@@ -141,9 +141,9 @@ for _ in $(seq 1 120); do
 run_airflow: Airflow is up at http://127.0.0.1:$PORT
   login: admin, password in $PASSWORDS
   DAGs start paused: unpause tweetlake_refresh in the UI, or trigger a run now:
-    dags/run_airflow.sh cli dags unpause tweetlake_refresh
-    dags/run_airflow.sh cli dags trigger tweetlake_refresh
-  stop: Ctrl-C here, or \`make airflow-stop\` (dags/run_airflow.sh stop)
+    orchestration/run_airflow.sh cli dags unpause tweetlake_refresh
+    orchestration/run_airflow.sh cli dags trigger tweetlake_refresh
+  stop: Ctrl-C here, or \`make airflow-stop\` (orchestration/run_airflow.sh stop)
 
 EOF
     break

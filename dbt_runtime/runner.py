@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.config import DBT_PROJECT_DIR, REPO_ROOT, Settings
-from ingestion.workdir import work_dir
+from foundation.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
+from foundation.workdir import work_dir
 
 MODEL_SECONDS = "model_seconds.json"
 _RESULT = re.compile(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+) SKIP=(\d+)")
@@ -79,7 +79,7 @@ def dbt_env(
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env["DBT_TARGET_PATH"] = str(target_dir(settings))
     env["DBT_LOG_PATH"] = str(folder / "logs")
-    # The repo's packages must be importable by dbt's plugin loader (ingestion.duckdb_plugin).
+    # The repo's packages must be importable by dbt's plugin loader (dbt_runtime.duckdb_plugin).
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
@@ -206,7 +206,7 @@ def _batch_cuts(settings: Settings, select: str | None, full_refresh: bool) -> l
     """Where to cut the bronze backlog (empty: one build). Only builds of silver read bronze."""
     if select not in (None, "tag:silver") or settings.build_batch_bytes <= 0:
         return []
-    from ingestion.backlog import batch_cuts, pending_files
+    from dbt_runtime.backlog import batch_cuts, pending_files
 
     return batch_cuts(pending_files(settings, full_refresh=full_refresh), settings.build_batch_bytes)
 

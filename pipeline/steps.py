@@ -1,6 +1,6 @@
 """The steps of a lake refresh, shared by the CLI and the Airflow DAG: ingest, build, validate, publish.
 
-Each function takes :class:`~ingestion.config.Settings`, does one step, and returns a summary; failures
+Each function takes :class:`~foundation.settings.Settings`, does one step, and returns a summary; failures
 raise exceptions whose messages say what failed, where, and what to do. Nothing here imports Airflow.
 """
 
@@ -11,14 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dbt_runtime.runner import BuildSummary, build
+from foundation.lake import Lake
+from foundation.layout import STAGING_GOLD
+from foundation.settings import Settings
+from foundation.workdir import lake_lock
 from ingestion.bronze import new_run_id
-from ingestion.build import BuildSummary, build
-from ingestion.config import Settings
 from ingestion.ingest import IngestSummary, ingest
-from ingestion.lake import Lake
-from ingestion.publish import STAGING_GOLD, PublishSummary, publish
 from ingestion.sources import make_source
-from ingestion.workdir import lake_lock
+from pipeline.publish import PublishSummary, publish
 
 if TYPE_CHECKING:
     from expectations.validate import ValidationReport

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from ingestion.config import ConfigError, Settings, load_settings
+from foundation.layout import SOURCES
+from foundation.settings import ConfigError, Settings, load_settings
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -37,7 +38,7 @@ def _source_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("source")
     g.add_argument(
         "--source",
-        choices=("sample", "replay", "api"),
+        choices=SOURCES,
         default="sample",
         help="where tweets come from (default: sample, generated, no credentials needed)",
     )
@@ -142,7 +143,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    from ingestion import pipeline
+    from pipeline import steps as pipeline
 
     settings = _settings(args)
     if args.command == "ingest":
@@ -178,7 +179,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"quality report: {summary.validation.index_path}")
     elif args.command == "report":
         from expectations.report import INDEX, serve
-        from ingestion.lake import Lake
+        from foundation.lake import Lake
 
         lake = Lake.from_settings(settings)
         path = lake.url(INDEX)
@@ -201,9 +202,9 @@ def _quality_gate_failed() -> tuple[type[Exception], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ingestion.build import BuildError
-    from ingestion.lake import LakeError
-    from ingestion.workdir import LakeBusy
+    from dbt_runtime.runner import BuildError
+    from foundation.lake import LakeError
+    from foundation.workdir import LakeBusy
 
     try:
         return run(argv)

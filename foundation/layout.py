@@ -1,0 +1,27 @@
+"""The lake layout, one home: every lake-relative path and pattern the packages read or write.
+
+The layout is a public contract (README, "The lake"); changing a value here changes it for every layer.
+"""
+
+from __future__ import annotations
+
+# Where pages come from (ingestion.sources builds them; the CLI and the DAG offer the same names).
+SOURCES = ("sample", "replay", "api")
+
+BRONZE = "bronze"
+BRONZE_GLOB = f"{BRONZE}/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"  # every bronze object
+SILVER = "silver"
+GOLD = "gold"
+STAGING_GOLD = "_staging/gold"  # gold as built, before the gate (write-audit-publish)
+PUBLISHED = "gold/_published.json"
+
+STATE = "_state"  # pipeline state: not tables for users
+WATERMARKS = f"{STATE}/watermarks"
+RUN_JOURNALS = f"{STATE}/runs"
+BUILD_STATE = f"{STATE}/build"  # what dbt keeps between builds (processed bronze files, sentiment cache)
+
+QUALITY = "quality"
+QUALITY_RUNS = f"{QUALITY}/runs"
+QUALITY_STATE = f"{QUALITY}/_state"
+QUALITY_INDEX = f"{QUALITY}/index.html"
+QUALITY_DOCS = f"{QUALITY}/docs"
