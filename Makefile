@@ -43,9 +43,11 @@ chromium:
 test: install chromium  ## run the whole test suite
 	$(BIN)/pytest
 
-lint: install  ## ruff
+lint: install  ## ruff (style, complexity), import-linter (the layers), mypy (types)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
