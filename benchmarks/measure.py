@@ -76,7 +76,7 @@ def run_measured(
     done.set()
     sampler.join()
     popen.returncode = os.waitstatus_to_exitcode(status)
-    if log_path:
+    if not isinstance(out, int):
         out.close()
     return Measurement(
         step,

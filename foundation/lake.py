@@ -8,6 +8,7 @@ in ``.tmp`` so no reader's glob (``*.jsonl``, ``*.parquet``) ever matches them.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -22,8 +23,6 @@ from foundation.settings import Settings, is_remote
 
 if TYPE_CHECKING:  # imported when the filesystem is first used: not every command needs it
     import fsspec
-
-LAYERS = ("bronze", "silver", "gold", "quality", "_state", "_staging")
 
 
 def s3_filesystem(endpoint: str | None = None) -> fsspec.AbstractFileSystem:
@@ -207,9 +206,9 @@ class AtomicWriter:
     """
 
     url: str
-    bytes: int
+    bytes: int  # bytes written so far (shadows the builtin inside this class body: see write())
 
-    def write(self, *parts: bytes) -> None:
+    def write(self, *parts: builtins.bytes) -> None:
         raise NotImplementedError
 
     def commit(self) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -107,12 +109,12 @@ class Settings:
     def remote(self) -> bool:
         return is_remote(self.lake)
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced (``None`` values are ignored)."""
-        changes = {k: v for k, v in changes.items() if v is not None}
-        if "lake" in changes:
-            changes["lake"] = normalize_lake(str(changes["lake"]))
-        return replace(self, **changes)
+        given = {k: v for k, v in changes.items() if v is not None}
+        if "lake" in given:
+            given["lake"] = normalize_lake(str(given["lake"]))
+        return replace(self, **given)
 
     def env_for_subprocess(self) -> dict[str, str]:
         """Environment variables that hand these settings to dbt (profiles.yml reads them)."""
@@ -124,7 +126,7 @@ class Settings:
         return env
 
 
-def _float_env(env: dict[str, str] | os._Environ[str], name: str, default: float) -> float:
+def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -145,7 +147,7 @@ def parse_bytes(name: str, raw: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment.
 
     - ``TWEETLAKE_LAKE``: lake root, a folder (default ``./lake``) or ``s3://bucket/prefix``.
@@ -159,7 +161,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     - ``TWEETLAKE_BUILD_BATCH``: bronze bytes one dbt build reads at most (default 2GB); a larger backlog
       is built in batches (:mod:`dbt_runtime.backlog`). ``0``: one batch, whatever its size.
     """
-    env = os.environ if env is None else env
+    if env is None:
+        env = os.environ
     batch = env.get("TWEETLAKE_BUILD_BATCH", "")
     queries = split_list(env.get("TWEETLAKE_QUERIES", "")) if "TWEETLAKE_QUERIES" in env else DEFAULT_QUERIES
     if "TWEETLAKE_ACCOUNTS" in env:
