@@ -2,12 +2,17 @@
 
     .venv/bin/python -m benchmarks.run --size 100k --size 1M       # or: make bench SIZES="100k 1M"
     .venv/bin/python -m benchmarks.run --size 10M --allow-10m      # 10M: behind a flag (~25 min, ~20 GB disk)
+    .venv/bin/python -m benchmarks.run --size 1M --against ../old  # before/after: another checkout, same run
 
 For each size N it generates N tweets over 30 days with the sample source into a fresh lake, then times, each
 step in its own child process (wall, CPU, peak RSS of the process tree): ingest to bronze; the floor (DuckDB's
 raw parse of the same bronze); the full build (silver + gold, with sentiment's share read from dbt's own
 timings); validation; the pandas baseline; and an incremental refresh after one more day (~1/30 of the lake).
 It writes ``benchmarks/results/<size>.json`` and ``.md`` and prints the table.
+
+``--against TREE`` (a ``git worktree`` of the previous main, with its own ``.venv``) first runs the same steps
+with that checkout's ``tweetlake`` on bronze generated the same way, then this one's, and adds a before/after
+table (``<size>-compare.md``): a change that touches the build is judged within one run, on one machine state.
 """
 
 from __future__ import annotations
@@ -87,13 +92,15 @@ class StepFailed(RuntimeError):
         self.result = result
 
 
-def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict[str, Any]:
-    lake = work / f"lake-{label(n)}"
-    state = work / f"state-{label(n)}"
+def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK, tree: Path = ROOT) -> dict[str, Any]:
+    """Every step for ``n`` tweets with the ``tweetlake`` of checkout ``tree`` (this one by default)."""
+    tag = "" if tree == ROOT else "-against"
+    lake = work / f"lake-{label(n)}{tag}"
+    state = work / f"state-{label(n)}{tag}"
     for path in (lake, state):
         shutil.rmtree(path, ignore_errors=True)
     state.mkdir(parents=True)
-    log = str(work / f"run-{label(n)}.log")
+    log = str(work / f"run-{label(n)}{tag}.log")
     env = {
         **os.environ,
         "TWEETLAKE_WORK_DIR": str(state),
@@ -101,18 +108,28 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "GX_ANALYTICS_ENABLED": "false",
     }
-    tl = str(BIN / "tweetlake")
+    tl = str(BIN / "tweetlake") if tree == ROOT else str(tree / ".venv" / "bin" / "tweetlake")
     py = sys.executable
     steps: dict[str, Measurement] = {}
 
     def measured() -> dict[str, Any]:
         """What every result holds, complete or not: the size, the machine, the steps measured so far."""
         done = {k: v.to_dict() for k, v in steps.items()}
-        return {"size": n, "label": label(n), "days": DAYS, "machine": machine(), "steps": done}
+        return {
+            "size": n,
+            "label": label(n),
+            "days": DAYS,
+            "machine": machine(),
+            "tree": str(tree),
+            "commit": commit_of(tree),
+            "steps": done,
+        }
 
     def step(name: str, cmd: list[str], tweets: int | None = None) -> Measurement:
         print(f"[{label(n)}] {name} ...", flush=True)
-        m = run_measured(name, cmd, env=env, cwd=str(ROOT), tweets=tweets, log_path=log)
+        # the floor and the baseline are this checkout's modules; the tweetlake steps run in ``tree``
+        cwd = str(tree if cmd[0] == tl else ROOT)
+        m = run_measured(name, cmd, env=env, cwd=cwd, tweets=tweets, log_path=log)
         if m.returncode != 0:
             steps[name] = m
             raise StepFailed(
@@ -190,6 +207,38 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK) -> dict
     return result
 
 
+def commit_of(tree: Path) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def comparison(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Before/after, step by step and ratio by ratio, of two results measured in one run."""
+    lines = [
+        f"### {after['label']} tweets: before ({before['commit']}) and after ({after['commit']}), one run",
+        "",
+        "| step | before wall s | after wall s | change | before peak MB | after peak MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, a in after["steps"].items():
+        b = before["steps"].get(name)
+        if b is None:
+            continue
+        change = (a["wall_s"] - b["wall_s"]) / b["wall_s"] * 100 if b["wall_s"] else 0.0
+        lines.append(
+            f"| {name} | {b['wall_s']:.2f} | {a['wall_s']:.2f} | {change:+.1f}% "
+            f"| {b['peak_rss_mb']:.0f} | {a['peak_rss_mb']:.0f} |"
+        )
+    lines += ["", "| ratio | before | after |", "|---|---:|---:|"]
+    for key, value in after["ratios"].items():
+        lines.append(f"| {key} | {before['ratios'].get(key, '')} | {value} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -227,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
     p.add_argument("--keep", action="store_true", help="keep the generated lakes in the work folder")
     p.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout (with its .venv) measured first in the same run, for a before/after table",
+    )
+    p.add_argument(
         "--work", type=Path, default=WORK, help=f"scratch folder (default {WORK.relative_to(ROOT)})"
     )
     p.add_argument(
@@ -245,12 +299,23 @@ def main(argv: list[str] | None = None) -> int:
         # The pandas baseline needs ~3.8 GB per million tweets: skip it where it cannot fit in memory.
         baseline = not args.no_baseline and n <= 2_000_000
         try:
+            before = None
+            if args.against:
+                # the pandas baseline reads bronze only: measured once, with this checkout
+                before = bench_size(
+                    n, baseline=False, keep=False, work=args.work, tree=args.against.resolve()
+                )
             result = bench_size(n, baseline=baseline, keep=args.keep, work=args.work)
         except StepFailed as exc:  # keep what was measured, say where it stopped
             write_result(exc.result, args.results)
             print(f"\n{exc}", file=sys.stderr)
             return 1
         write_result(result, args.results)
+        if before is not None:
+            table = comparison(before, result)
+            (args.results / f"{result['label']}-compare.md").write_text(table)
+            (args.results / f"{result['label']}-before.json").write_text(json.dumps(before, indent=2) + "\n")
+            print("\n" + table)
     return 0
 
 
