@@ -92,119 +92,110 @@ class StepFailed(RuntimeError):
         self.result = result
 
 
-def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK, tree: Path = ROOT) -> dict[str, Any]:
-    """Every step for ``n`` tweets with the ``tweetlake`` of checkout ``tree`` (this one by default)."""
-    tag = "" if tree == ROOT else "-against"
-    lake = work / f"lake-{label(n)}{tag}"
-    state = work / f"state-{label(n)}{tag}"
-    for path in (lake, state):
-        shutil.rmtree(path, ignore_errors=True)
-    state.mkdir(parents=True)
-    log = str(work / f"run-{label(n)}{tag}.log")
-    env = {
-        **os.environ,
-        "TWEETLAKE_WORK_DIR": str(state),
-        "TWEETLAKE_LAKE": str(lake),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "GX_ANALYTICS_ENABLED": "false",
-    }
-    tl = str(BIN / "tweetlake") if tree == ROOT else str(tree / ".venv" / "bin" / "tweetlake")
-    py = sys.executable
-    steps: dict[str, Measurement] = {}
+class Bench:
+    """One size's run with the ``tweetlake`` of checkout ``tree``: a fresh lake and work dir, a shared log."""
 
-    def measured() -> dict[str, Any]:
+    def __init__(self, n: int, work: Path, tree: Path) -> None:
+        tag = "" if tree == ROOT else "-against"
+        self.n, self.work, self.tree = n, work, tree
+        self.lake = work / f"lake-{label(n)}{tag}"
+        self.state = work / f"state-{label(n)}{tag}"
+        for path in (self.lake, self.state):
+            shutil.rmtree(path, ignore_errors=True)
+        self.state.mkdir(parents=True)
+        self.log = str(work / f"run-{label(n)}{tag}.log")
+        self.env = {
+            **os.environ,
+            "TWEETLAKE_WORK_DIR": str(self.state),
+            "TWEETLAKE_LAKE": str(self.lake),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "GX_ANALYTICS_ENABLED": "false",
+        }
+        self.tl = str(BIN / "tweetlake") if tree == ROOT else str(tree / ".venv" / "bin" / "tweetlake")
+        self.steps: dict[str, Measurement] = {}
+
+    def measured(self) -> dict[str, Any]:
         """What every result holds, complete or not: the size, the machine, the steps measured so far."""
-        done = {k: v.to_dict() for k, v in steps.items()}
         return {
-            "size": n,
-            "label": label(n),
+            "size": self.n,
+            "label": label(self.n),
             "days": DAYS,
             "machine": machine(),
-            "tree": str(tree),
-            "commit": commit_of(tree),
-            "steps": done,
+            "tree": str(self.tree),
+            "commit": commit_of(self.tree),
+            "steps": {k: v.to_dict() for k, v in self.steps.items()},
         }
 
-    def step(name: str, cmd: list[str], tweets: int | None = None) -> Measurement:
-        print(f"[{label(n)}] {name} ...", flush=True)
+    def step(self, name: str, cmd: list[str], tweets: int | None = None) -> Measurement:
+        tag = label(self.n)
+        print(f"[{tag}] {name} ...", flush=True)
         # the floor and the baseline are this checkout's modules; the tweetlake steps run in ``tree``
-        cwd = str(tree if cmd[0] == tl else ROOT)
-        m = run_measured(name, cmd, env=env, cwd=cwd, tweets=tweets, log_path=log)
+        cwd = str(self.tree if cmd[0] == self.tl else ROOT)
+        m = run_measured(name, cmd, env=self.env, cwd=cwd, tweets=tweets, log_path=self.log)
+        self.steps[name] = m
         if m.returncode != 0:
-            steps[name] = m
+            failed = {"step": name, "returncode": m.returncode, "log": self.log}
             raise StepFailed(
-                f"benchmark step {name} failed (exit {m.returncode}); see {log}",
-                {
-                    **measured(),
-                    "failed": {"step": name, "returncode": m.returncode, "log": log},
-                    "ratios": {},
-                },
+                f"benchmark step {name} failed (exit {m.returncode}); see {self.log}",
+                {**self.measured(), "failed": failed, "ratios": {}},
             )
         print(
-            f"[{label(n)}] {name}: {m.wall_s:.1f}s wall, {m.cpu_s:.1f}s CPU, {m.peak_rss_mb:.0f} MB peak",
+            f"[{tag}] {name}: {m.wall_s:.1f}s wall, {m.cpu_s:.1f}s CPU, {m.peak_rss_mb:.0f} MB peak",
             flush=True,
         )
-        steps[name] = m
         return m
 
-    step(
-        "ingest",
-        [tl, "ingest", "--tweets", str(n), "--days", str(DAYS), "--end-date", END.isoformat()],
-        tweets=n,
-    )
-    step("floor", [py, "-m", "benchmarks.floor", str(lake)], tweets=n)
-    step("build_full", [tl, "build", "--full-refresh"], tweets=n)
-    full_timings, full_batches = dbt_model_timings(state)
-    step("validate", [tl, "validate"], tweets=n)
-    if baseline:
-        step(
-            "baseline_pandas",
-            [py, "-m", "benchmarks.baseline_pandas", str(lake), str(work / "baseline")],
-            tweets=n,
-        )
-    extra = max(1, n // DAYS)
-    step(
-        "ingest_day",
-        [
-            tl,
-            "ingest",
-            "--tweets",
-            str(extra),
-            "--days",
-            "1",
-            "--end-date",
-            (END + timedelta(days=1)).isoformat(),
-        ],
-        tweets=extra,
-    )
-    step("build_incremental", [tl, "build"], tweets=extra)
-    incr_timings, _ = dbt_model_timings(state)
-    step("validate_incremental", [tl, "validate"], tweets=extra)
+    def ingest(self, name: str, tweets: int, days: int, end: date) -> None:
+        cmd = [self.tl, "ingest", "--tweets", str(tweets), "--days", str(days), "--end-date", end.isoformat()]
+        self.step(name, cmd, tweets=tweets)
 
-    sent_full = sentiment_seconds(full_timings)
-    build = steps["build_full"].wall_s
-    build_ex = build - sent_full
-    ratios = {
-        "build_over_floor": round(build / steps["floor"].wall_s, 2),
-        "build_excl_sentiment_over_floor": round(build_ex / steps["floor"].wall_s, 2),
-        "incremental_over_full": round(steps["build_incremental"].wall_s / build, 3),
-        "validation_over_build": round(steps["validate"].wall_s / build, 3),
-    }
+
+def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK, tree: Path = ROOT) -> dict[str, Any]:
+    """Every step for ``n`` tweets with the ``tweetlake`` of checkout ``tree`` (this one by default)."""
+    b = Bench(n, work, tree)
+    py = sys.executable
+    b.ingest("ingest", n, DAYS, END)
+    b.step("floor", [py, "-m", "benchmarks.floor", str(b.lake)], tweets=n)
+    b.step("build_full", [b.tl, "build", "--full-refresh"], tweets=n)
+    full_timings, full_batches = dbt_model_timings(b.state)
+    b.step("validate", [b.tl, "validate"], tweets=n)
     if baseline:
-        ratios["baseline_over_build_excl_sentiment"] = round(steps["baseline_pandas"].wall_s / build_ex, 2)
+        cmd = [py, "-m", "benchmarks.baseline_pandas", str(b.lake), str(work / "baseline")]
+        b.step("baseline_pandas", cmd, tweets=n)
+    extra = max(1, n // DAYS)
+    b.ingest("ingest_day", extra, 1, END + timedelta(days=1))
+    b.step("build_incremental", [b.tl, "build"], tweets=extra)
+    incr_timings, _ = dbt_model_timings(b.state)
+    b.step("validate_incremental", [b.tl, "validate"], tweets=extra)
+    sent_full = sentiment_seconds(full_timings)
     result = {
-        **measured(),
+        **b.measured(),
         "build_full_batches": full_batches,
         "sentiment_s_in_full_build": round(sent_full, 3),
         "sentiment_tweets_per_s": round(n / sent_full, 1) if sent_full else None,
         "dbt_model_seconds_full": full_timings,
         "dbt_model_seconds_incremental": incr_timings,
-        "ratios": ratios,
+        "ratios": ratios(b.steps, sent_full),
     }
     if not keep:
-        shutil.rmtree(lake, ignore_errors=True)
+        shutil.rmtree(b.lake, ignore_errors=True)
         shutil.rmtree(work / "baseline", ignore_errors=True)
     return result
+
+
+def ratios(steps: dict[str, Measurement], sentiment_s: float) -> dict[str, float]:
+    """The ratios the targets are judged by, all from one run."""
+    build = steps["build_full"].wall_s
+    build_ex = build - sentiment_s
+    out = {
+        "build_over_floor": round(build / steps["floor"].wall_s, 2),
+        "build_excl_sentiment_over_floor": round(build_ex / steps["floor"].wall_s, 2),
+        "incremental_over_full": round(steps["build_incremental"].wall_s / build, 3),
+        "validation_over_build": round(steps["validate"].wall_s / build, 3),
+    }
+    if "baseline_pandas" in steps:
+        out["baseline_over_build_excl_sentiment"] = round(steps["baseline_pandas"].wall_s / build_ex, 2)
+    return out
 
 
 def commit_of(tree: Path) -> str:
