@@ -18,12 +18,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from ingestion.sources.sample.render import Rendered
-
-if TYPE_CHECKING:
-    from ingestion.sources.sample.source import SampleSource
 
 CHUNK_PAGES = 8
 PIPE_BUFFER = 1 << 20
@@ -33,6 +30,14 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 WORKER = "from ingestion.sources.sample.workers import worker_main; worker_main()"
 
 
+class PageSource(Protocol):
+    """What workers render from (a :class:`~ingestion.sources.sample.SampleSource`, pickled)."""
+
+    def page_count(self, day_index: int, stream_index: int) -> int: ...
+
+    def render_page(self, day_index: int, stream_index: int, page_no: int) -> Rendered: ...
+
+
 def worker_main() -> None:
     """A worker (``python -c``, not ``-m``: this module is then imported once, not also run as ``__main__``):
     read the source, then ``(day, stream, start, stop)`` tasks; answer each with its pages: the
@@ -40,7 +45,7 @@ def worker_main() -> None:
     (written straight from the rendered bytes and read straight into the consumer's, with no copy between)."""
     stdin = sys.stdin.buffer
     out = sys.stdout.fileno()
-    source: SampleSource = pickle.load(stdin)
+    source: PageSource = pickle.load(stdin)
     while True:
         try:
             task = pickle.load(stdin)
@@ -96,7 +101,7 @@ class Feeder:
     at most a queue's worth is wasted.
     """
 
-    def __init__(self, source: SampleSource, plan: list[tuple[int, int]], workers: int) -> None:
+    def __init__(self, source: PageSource, plan: list[tuple[int, int]], workers: int) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         self.source = source
