@@ -39,7 +39,7 @@ import requests
 import tweepy
 
 from foundation.settings import ConfigError, Secret
-from foundation.times import parse_utc
+from foundation.times import parse_utc, utcnow
 from ingestion.http import (
     ApiError,
     Backoff,
@@ -115,7 +115,7 @@ class ApiSource:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
     name: str = "api"
-    ingest_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    ingest_date: date = field(default_factory=lambda: utcnow().date())
     problems: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:

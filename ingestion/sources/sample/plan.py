@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from foundation.settings import DEFAULT_ACCOUNTS, DEFAULT_QUERIES
-from foundation.times import isoformat_z
+from foundation.times import isoformat_z, utcnow
 from ingestion.pages import TWITTER_EPOCH_MS
 
 ENDPOINT = "search_recent"  # the one endpoint paginated with next_token; the timelines use pagination_token
@@ -60,7 +60,7 @@ class Plan:
     tweets: int = 3000
     days: int = 3
     # the last complete day (UTC): a page of today would be stamped after now
-    end_date: date = field(default_factory=lambda: datetime.now(UTC).date() - timedelta(days=1))
+    end_date: date = field(default_factory=lambda: utcnow().date() - timedelta(days=1))
     seed: int = 42
     queries: tuple[str, ...] = DEFAULT_QUERIES
     accounts: tuple[str, ...] = DEFAULT_ACCOUNTS
