@@ -3,7 +3,7 @@
 Workers are plain subprocesses speaking a small pipe protocol, not a ``multiprocessing`` or
 ``concurrent.futures`` pool: those either fork (copying locks other threads hold: Airflow's, s3fs's
 event-loop thread) or spawn and re-import the parent's ``__main__`` (which breaks scripts without a main
-guard), and their result queues pickle every page body once more (see benchmarks/README.md).
+guard); and their result queues pickle every page body once more, where these pipes pass it raw.
 """
 
 from __future__ import annotations
