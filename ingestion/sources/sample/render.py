@@ -9,8 +9,8 @@ non-ASCII: their emoji). Every piece stays one byte per character, so nothing is
 character to be built, joined and encoded; ``.encode("latin-1")`` gives the UTF-8 body as it is. Entity
 offsets count code points: a closer's extra UTF-8 bytes are subtracted from ``len(text)``.
 
-Written by hand, not with ``msgspec.json.encode``: msgspec (Structs) assembles the same tweets 16% slower,
-dicts 70% slower (see benchmarks/README.md), and these f-strings are exactly the API's compact JSON.
+Written by hand, not with ``msgspec.json.encode``: msgspec, of Structs or dicts, assembles the same bytes
+more slowly (measured: benchmarks/README.md), and these pieces are exactly the API's compact JSON.
 """
 
 from __future__ import annotations
