@@ -1,7 +1,8 @@
 """HTTP plumbing for the API source: request timeouts, rate limits, retries, and keeping the token secret.
 
 Nothing here knows about tweets. :class:`RateLimiter` reads the ``x-rate-limit-*`` headers of every
-response and decides how long to wait; :class:`Backoff` spaces out retries of failed requests;
+response and decides how long to wait; :class:`Backoff` is the retry policy of one request (tenacity):
+transient failures retried with exponential backoff, rate-limit waits slept without counting;
 :func:`with_timeout` makes every request of a ``requests`` session time out; :func:`protect_secret`
 keeps a token out of log records (tweepy logs its request headers, bearer token included, at DEBUG).
 The clock and the sleep are injectable so tests exercise the real decisions without waiting.
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,8 @@ def with_timeout(session: requests.Session, timeout: float) -> requests.Session:
         return original(method, url, *args, **kwargs)
 
     session._tweetlake_timeout = timeout  # type: ignore[attr-defined]
-    session.request = request  # type: ignore[method-assign]
+    # requests' stubs type request() parameter by parameter; the wrapper passes them all through as is
+    session.request = request  # type: ignore[method-assign,assignment]
     return session
 
 
@@ -201,9 +204,22 @@ class RateLimiter:
             )
 
 
+class TransientError(ApiError):
+    """A failure worth retrying with backoff: a connection failure, a timeout, a 5xx, a body that is not a
+    response page. The message is already redacted."""
+
+
+class RateLimitWait(Exception):
+    """Wait out a rate-limit window, then try the same request again (not a failed attempt)."""
+
+    def __init__(self, wait: Wait) -> None:
+        super().__init__(wait.message)
+        self.wait = wait
+
+
 @dataclass
 class Backoff:
-    """Exponential backoff with jitter for 5xx answers and connection failures: ``retries`` tries more."""
+    """Exponential backoff with jitter for transient failures: ``retries`` tries more of one request."""
 
     retries: int = 5
     base: float = 1.0
@@ -211,9 +227,68 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int) -> float:
-        """Seconds before retry ``attempt`` (1-based): ``base * 2**(attempt-1)``, jittered to 50-100%."""
+        """Seconds before retry ``attempt`` (1-based): ``base * 2**(attempt-1)``, jittered to 50-100%
+        (tenacity's jittered waits go down to 0, or add the jitter: not this rule)."""
         full = min(self.ceiling, self.base * 2 ** (attempt - 1))
         return full * (0.5 + 0.5 * self.rng.random())
+
+    def retrying(
+        self, sleep: Callable[[float], None], on_wait: Callable[[float, str], None]
+    ) -> tenacity.Retrying:
+        """The retries of one request (make one per request): :class:`TransientError` is retried after
+        :meth:`delay`, up to ``retries`` times, then fails as :class:`ApiError`; :class:`RateLimitWait`
+        sleeps its wait (announced with ``on_wait`` first) and does not count; anything else propagates."""
+        policy = _RequestRetries(self)
+        return tenacity.Retrying(
+            retry=policy.retry,
+            stop=policy.stop,
+            wait=policy.wait,
+            before_sleep=lambda state: policy.before_sleep(state, on_wait),
+            retry_error_callback=policy.give_up,
+            sleep=sleep,
+        )
+
+
+class _RequestRetries:
+    """The state of one request's retries: how many transient failures so far."""
+
+    def __init__(self, backoff: Backoff) -> None:
+        self.backoff = backoff
+        self.failures = 0
+
+    @staticmethod
+    def _error(state: tenacity.RetryCallState) -> BaseException | None:
+        return state.outcome.exception() if state.outcome is not None else None
+
+    def retry(self, state: tenacity.RetryCallState) -> bool:  # tenacity asks this first, once an attempt
+        error = self._error(state)
+        if isinstance(error, TransientError):
+            self.failures += 1
+            return True
+        return isinstance(error, RateLimitWait)
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        return isinstance(self._error(state), TransientError) and self.failures > self.backoff.retries
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        error = self._error(state)
+        if isinstance(error, RateLimitWait):
+            return error.wait.seconds
+        return self.backoff.delay(self.failures)
+
+    def before_sleep(self, state: tenacity.RetryCallState, on_wait: Callable[[float, str], None]) -> None:
+        error = self._error(state)
+        if isinstance(error, RateLimitWait):
+            on_wait(error.wait.seconds, error.wait.message)
+            return
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning("%s; retry %d of %d in %.1fs", error, self.failures, self.backoff.retries, delay)
+
+    def give_up(self, state: tenacity.RetryCallState) -> None:
+        raise ApiError(
+            f"{self._error(state)}; gave up after {self.failures} attempts. Nothing after the last "
+            "committed page was ingested; the watermark is unchanged."
+        )
 
 
 def _json_or_empty(response: requests.Response) -> Any:

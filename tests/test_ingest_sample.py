@@ -97,16 +97,7 @@ def test_pages_look_like_the_api() -> None:
                 created = datetime.fromisoformat(tweet["created_at"])
                 assert abs((snowflake_time(tid) - created).total_seconds()) < 0.001  # ids grow with time
                 assert tweet["author_id"] in users
-                text = tweet["text"]
-                assert "&" not in text.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
-                assert "<" not in text and ">" not in text
-                ents = tweet.get("entities", {})
-                for m in ents.get("mentions", []):  # code points, on the text as returned (escaped)
-                    assert text[m["start"] : m["end"]] == "@" + m["username"] and m["id"] in users
-                for h in ents.get("hashtags", []):
-                    assert text[h["start"] : h["end"]] == "#" + h["tag"]
-                for u in ents.get("urls", []):
-                    assert text[u["start"] : u["end"]] == u["url"]
+                ents = _check_text_and_entities(tweet, users)
                 for ref in tweet.get("referenced_tweets", []):
                     kind = ref["type"]
                     retweets += kind == "retweeted"
@@ -141,6 +132,21 @@ def test_pages_look_like_the_api() -> None:
     assert len(set(ids)) == 6000  # ids are unique across streams
     missing = [t for ts in tweets_by_stream.values() for t in ts if "lang" not in t]
     assert missing, "optional fields are sometimes missing"
+
+
+def _check_text_and_entities(tweet: dict[str, Any], users: set[str]) -> dict[str, Any]:
+    """Text HTML-escaped as the API returns it; entity offsets in code points of that text."""
+    text = tweet["text"]
+    assert "&" not in text.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+    assert "<" not in text and ">" not in text
+    ents: dict[str, Any] = tweet.get("entities", {})
+    for m in ents.get("mentions", []):  # code points, on the text as returned (escaped)
+        assert text[m["start"] : m["end"]] == "@" + m["username"] and m["id"] in users
+    for h in ents.get("hashtags", []):
+        assert text[h["start"] : h["end"]] == "#" + h["tag"]
+    for u in ents.get("urls", []):
+        assert text[u["start"] : u["end"]] == u["url"]
+    return ents
 
 
 def _peak_bytes(tweets: int) -> int:

@@ -26,6 +26,7 @@ it sleeps without a cap. The bearer token never appears in a log record, an exce
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -38,12 +39,14 @@ import requests
 import tweepy
 
 from foundation.settings import ConfigError, Secret
-from foundation.times import parse_utc
+from foundation.times import parse_utc, utcnow
 from ingestion.http import (
     ApiError,
     Backoff,
     RateLimiter,
     RateLimitError,
+    RateLimitWait,
+    TransientError,
     problem_detail,
     protect_secret,
     redact,
@@ -112,7 +115,7 @@ class ApiSource:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
     name: str = "api"
-    ingest_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    ingest_date: date = field(default_factory=lambda: utcnow().date())
     problems: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -120,16 +123,18 @@ class ApiSource:
             raise TypeError("bearer_token must be a Secret, so it never shows in a repr or a log line")
         self.queries = tuple(self.queries)
         self.accounts = tuple(a.lstrip("@") for a in self.accounts)
-        self.start_time = parse_time(self.start_time)
-        self.end_time = parse_time(self.end_time)
-        if (self.start_time is None) != (self.end_time is None):
+        start, end = parse_time(self.start_time), parse_time(self.end_time)
+        self.start_time, self.end_time = start, end
+        if (start is None) != (end is None):
             raise ConfigError(
                 "a window needs both start_time and end_time (or neither, for an incremental "
                 "run from the since_id watermarks)"
             )
-        if self.start_time and self.end_time and self.start_time >= self.end_time:
+        # the window as parsed (start_time/end_time also accept strings, so are typed loosely)
+        self.window: tuple[datetime, datetime] | None = (start, end) if start and end else None
+        if self.window and self.window[0] >= self.window[1]:
             raise ConfigError(
-                f"window start {api_time(self.start_time)} is not before its end {api_time(self.end_time)}"
+                f"window start {api_time(self.window[0])} is not before its end {api_time(self.window[1])}"
             )
         if not 10 <= self.max_results <= 100:
             raise ConfigError("max_results must be between 10 and 100")
@@ -139,7 +144,7 @@ class ApiSource:
 
     @property
     def windowed(self) -> bool:
-        return self.start_time is not None
+        return self.window is not None
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -191,22 +196,20 @@ class ApiSource:
 
     def _request_window(self) -> tuple[datetime, datetime] | None:
         """The window as requested: checked against the search horizon, the end kept clear of 'now'."""
-        if not self.windowed:
+        if self.window is None:
             return None
-        assert self.start_time is not None and self.end_time is not None
+        start, end = self.window
         now = self.now()
-        if self.queries and self.start_time < now - SEARCH_HORIZON:
+        if self.queries and start < now - SEARCH_HORIZON:
             raise ConfigError(
-                f"recent search only reaches 7 days back: the window starts {api_time(self.start_time)}, "
+                f"recent search only reaches 7 days back: the window starts {api_time(start)}, "
                 f"before {api_time(now - SEARCH_HORIZON)}. Older tweets need the full-archive search "
                 "(Pro/Enterprise access), or replay a recorded archive (--source replay)."
             )
-        end = min(self.end_time, now - END_TIME_MARGIN)
-        if end <= self.start_time:
-            raise ConfigError(
-                f"the window {api_time(self.start_time)} .. {api_time(self.end_time)} has not started yet"
-            )
-        return self.start_time, end
+        clear = min(end, now - END_TIME_MARGIN)
+        if clear <= start:
+            raise ConfigError(f"the window {api_time(start)} .. {api_time(end)} has not started yet")
+        return start, clear
 
     def _pull(
         self,
@@ -216,11 +219,11 @@ class ApiSource:
         params: dict[str, Any],
         window: tuple[datetime, datetime] | None,
     ) -> Pull:
-        if window is not None:
-            assert self.start_time is not None and self.end_time is not None
+        if window is not None and self.window is not None:
+            start, end = self.window  # the key names the window asked for, not the one clear of 'now'
             params["start_time"], params["end_time"] = api_time(window[0]), api_time(window[1])
-            key = f"window-{_key_time(self.start_time)}-{_key_time(self.end_time)}"
-            return Pull(endpoint, stream, key, self.start_time.date(), (), incremental=False)
+            key = f"window-{_key_time(start)}-{_key_time(end)}"
+            return Pull(endpoint, stream, key, start.date(), (), incremental=False)
         mark = watermarks.get(endpoint, stream)
         pull = Pull(
             endpoint, stream, f"since-{mark.since_id or 'none'}", self.ingest_date, (), incremental=True
@@ -294,7 +297,7 @@ class ApiSource:
             sent = dict(params)
             if token:
                 sent[token_param] = token
-            response, doc = self._request(pull, endpoint, lambda sent=sent: fetch(sent))
+            response, doc = self._request(pull, endpoint, functools.partial(fetch, sent))
             count, errors, newest = page_counts(doc)
             tweets += count
             yield Page(
@@ -308,8 +311,8 @@ class ApiSource:
                 error_count=errors,
                 newest_id=newest,
             )
-            meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
-            token = meta.get("next_token")
+            meta = doc.get("meta")
+            token = meta.get("next_token") if isinstance(meta, dict) else None
             if not token:
                 break
             if token in seen:
@@ -331,51 +334,56 @@ class ApiSource:
     def _request(
         self, pull: Pull, endpoint: str, call: Callable[[], requests.Response]
     ) -> tuple[requests.Response, dict[str, Any]]:
-        """Call once, waiting out spent rate-limit windows and retrying transient failures."""
-        attempt = 0
+        """Call once, waiting out spent rate-limit windows and retrying transient failures (the policy:
+        :meth:`ingestion.http.Backoff.retrying`)."""
         waited_429 = False
-        secrets = (self.bearer_token.reveal(),)
-        while True:
+
+        def attempt() -> tuple[requests.Response, dict[str, Any]]:
+            nonlocal waited_429
             wait = self.limiter.before_request(endpoint)
             if wait is not None:
                 pull.waiting(wait.seconds, wait.message)
                 self.sleep(wait.seconds)
             try:
-                response = call()
+                return self._attempt(endpoint, call)
             except tweepy.TooManyRequests as exc:
-                wait = self.limiter.after_429(endpoint, exc.response, waited_429)
+                wait = self.limiter.after_429(endpoint, exc.response, waited_429)  # or RateLimitError
                 waited_429 = True
-                pull.waiting(wait.seconds, wait.message)
-                self.sleep(wait.seconds)
-                continue
-            except tweepy.TwitterServerError as exc:
-                r = exc.response
-                failure = f"{r.status_code} {r.reason} from {endpoint}: {problem_detail(r)}"
-            except TRANSIENT as exc:
-                failure = f"{type(exc).__name__} calling {endpoint}: {exc}"
-            except tweepy.HTTPException as exc:
-                raise ApiError(redact(self._explain(endpoint, exc.response), secrets)) from None
-            else:
-                self.limiter.update(endpoint, response.headers)
-                try:
-                    doc = json.loads(response.content)
-                    page_counts(doc)
-                    return response, doc
-                except (ValueError, MalformedPage) as exc:
-                    failure = (
-                        f"{response.status_code} from {endpoint} with a body that is not a response "
-                        f"page ({exc})"
-                    )
-            attempt += 1
-            failure = redact(failure, secrets)
-            if attempt > self.backoff.retries:
-                raise ApiError(
-                    f"{failure}; gave up after {attempt} attempts. Nothing after the last "
-                    "committed page was ingested; the watermark is unchanged."
+                raise RateLimitWait(wait) from None
+
+        result: tuple[requests.Response, dict[str, Any]] = self.backoff.retrying(self.sleep, pull.waiting)(
+            attempt
+        )
+        return result
+
+    def _attempt(
+        self, endpoint: str, call: Callable[[], requests.Response]
+    ) -> tuple[requests.Response, dict[str, Any]]:
+        """One request: the response and its parsed page, or :class:`TransientError` (worth a retry) or
+        :class:`ApiError` (not); tweepy's 429 passes through."""
+        secrets = (self.bearer_token.reveal(),)
+        try:
+            response = call()
+        except tweepy.TooManyRequests:
+            raise
+        except tweepy.TwitterServerError as exc:
+            r = exc.response
+            failure = f"{r.status_code} {r.reason} from {endpoint}: {problem_detail(r)}"
+        except TRANSIENT as exc:
+            failure = f"{type(exc).__name__} calling {endpoint}: {exc}"
+        except tweepy.HTTPException as exc:
+            raise ApiError(redact(self._explain(endpoint, exc.response), secrets)) from None
+        else:
+            self.limiter.update(endpoint, response.headers)
+            try:
+                doc = json.loads(response.content)
+                page_counts(doc)
+                return response, doc
+            except (ValueError, MalformedPage) as exc:
+                failure = (
+                    f"{response.status_code} from {endpoint} with a body that is not a response page ({exc})"
                 )
-            delay = self.backoff.delay(attempt)
-            log.warning("%s; retry %d of %d in %.1fs", failure, attempt, self.backoff.retries, delay)
-            self.sleep(delay)
+        raise TransientError(redact(failure, secrets))
 
     @staticmethod
     def _explain(endpoint: str, response: requests.Response) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from foundation.times import parse_utc
+from foundation.times import parse_utc, utcnow
 from ingestion.pages import MalformedPage, Page, page_counts
 from ingestion.sources.base import Pull
 from ingestion.watermarks import WatermarkStore
@@ -121,7 +121,7 @@ class _Group:
 class ReplaySource:
     path: Path
     name: str = "replay"
-    ingest_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    ingest_date: date = field(default_factory=lambda: utcnow().date())
     problems: list[Problem] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -253,56 +253,13 @@ class ReplaySource:
         self, file: Path, lineno: int, raw: bytes, group: _Group, fetched: datetime
     ) -> Page | None:
         raw = raw.rstrip(b"\r\n")
-        fast = _fast_page(raw)
-        if fast is not None:  # the common shape, validated and counted without building the page's objects
-            tweets, errors, newest, twarc = fast
-            request: dict[str, Any] = {"file": file.name, "line": lineno}
-            if twarc is None:
-                return Page(
-                    raw,
-                    group.endpoint,
-                    group.stream,
-                    request,
-                    fetched_at=fetched,
-                    tweet_count=tweets,
-                    error_count=errors,
-                    newest_id=newest,
-                )
-            span = twarc_span(raw)
-            if span is not None and span[2] == twarc:
-                request["twarc"] = twarc
-                when = _parse_time(twarc.get("retrieved_at")) or fetched
-                return Page(
-                    raw[: span[0]] + raw[span[1] :],
-                    group.endpoint,
-                    group.stream,
-                    request,
-                    fetched_at=when,
-                    tweet_count=tweets,
-                    error_count=errors,
-                    newest_id=newest,
-                )
-        try:
-            doc = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            self._problem(str(file), lineno, f"malformed JSON ({msg}{where}); line skipped")
+        page = self._fast_line_page(file, lineno, raw, group, fetched)
+        if page is not None:
+            return page
+        doc = self._parse_line(file, lineno, raw)
+        if doc is None:
             return None
-        if not isinstance(doc, dict):
-            self._problem(
-                str(file), lineno, f"a JSON {type(doc).__name__}, not a response page; line skipped"
-            )
-            return None
-        if "data" not in doc and "meta" not in doc and "errors" not in doc and "id" in doc:
-            self._problem(
-                str(file),
-                lineno,
-                "a single tweet (twarc2 flatten output?), not a response page; "
-                "replay the unflattened archive; line skipped",
-            )
-            return None
-        request = {"file": file.name, "line": lineno}
+        request: dict[str, Any] = {"file": file.name, "line": lineno}
         when = fetched
         body = raw
         last_is_twarc = next(reversed(doc), None) == "__twarc"
@@ -330,6 +287,64 @@ class ReplaySource:
             error_count=errors,
             newest_id=newest,
         )
+
+    @staticmethod
+    def _fast_line_page(file: Path, lineno: int, raw: bytes, group: _Group, fetched: datetime) -> Page | None:
+        """The common shape, validated and counted without building the page's objects; None otherwise."""
+        fast = _fast_page(raw)
+        if fast is not None:
+            tweets, errors, newest, twarc = fast
+            request: dict[str, Any] = {"file": file.name, "line": lineno}
+            if twarc is None:
+                return Page(
+                    raw,
+                    group.endpoint,
+                    group.stream,
+                    request,
+                    fetched_at=fetched,
+                    tweet_count=tweets,
+                    error_count=errors,
+                    newest_id=newest,
+                )
+            span = twarc_span(raw)
+            if span is not None and span[2] == twarc:
+                request["twarc"] = twarc
+                when = _parse_time(twarc.get("retrieved_at")) or fetched
+                return Page(
+                    raw[: span[0]] + raw[span[1] :],
+                    group.endpoint,
+                    group.stream,
+                    request,
+                    fetched_at=when,
+                    tweet_count=tweets,
+                    error_count=errors,
+                    newest_id=newest,
+                )
+        return None
+
+    def _parse_line(self, file: Path, lineno: int, raw: bytes) -> dict[str, Any] | None:
+        """The line as a JSON object that may be a response page; None (a problem noted) otherwise."""
+        try:
+            doc = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            self._problem(str(file), lineno, f"malformed JSON ({msg}{where}); line skipped")
+            return None
+        if not isinstance(doc, dict):
+            self._problem(
+                str(file), lineno, f"a JSON {type(doc).__name__}, not a response page; line skipped"
+            )
+            return None
+        if "data" not in doc and "meta" not in doc and "errors" not in doc and "id" in doc:
+            self._problem(
+                str(file),
+                lineno,
+                "a single tweet (twarc2 flatten output?), not a response page; "
+                "replay the unflattened archive; line skipped",
+            )
+            return None
+        return doc
 
     def _problem(self, path: str, line: int | None, reason: str) -> None:
         problem = Problem(path, line, reason)
