@@ -1,9 +1,10 @@
 """Progress of a long ingest: pages, tweets and rate-limit waits while it runs, and a line per stream run.
 
-On a terminal it is one line on stderr, redrawn in place (``\\r``): a bar when the total is known (the
-sample source knows it), a counter otherwise. Anywhere else (Airflow logs, CI, a pipe) it is a plain
-line every ``every_pages`` pages or ``every_seconds`` seconds, whichever comes first. Messages (the line
-per stream run, rate-limit waits) go through ``emit``, clearing the bar first so the two never mix.
+On a terminal it is a rich progress bar on stderr, redrawn in place: a bar when the total is known (the
+sample source knows it), a counter otherwise, gone when the ingest ends. Anywhere else (Airflow logs, CI, a
+pipe) it is a plain line every ``every_pages`` pages or ``every_seconds`` seconds, whichever comes first.
+Messages (the line per stream run, rate-limit waits) go through ``emit``; on a terminal they print above the
+bar (rich's live display takes what is written to stderr meanwhile), so the two never mix.
 
 Use from a driver::
 
@@ -19,16 +20,52 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+
 log = logging.getLogger(__name__)
 
 BAR_WIDTH = 24
 REDRAW_SECONDS = 0.1
+
+
+class _Bar:
+    """The terminal view: one rich progress bar, redrawn when asked (by the reporter's clock, so tests and
+    long ingests alike redraw at most every ``REDRAW_SECONDS``), removed when closed."""
+
+    def __init__(self, stream: TextIO, total: int | None) -> None:
+        console = Console(file=stream, force_terminal=True, stderr=stream is sys.stderr)
+        columns = [BarColumn(bar_width=BAR_WIDTH), TaskProgressColumn()] if total else []
+        # stderr is taken over while the bar shows: lines written there meanwhile print above it
+        redirect = stream is sys.stderr
+        self.progress = Progress(
+            *columns,
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            auto_refresh=False,
+            transient=True,
+            redirect_stderr=redirect,
+            redirect_stdout=False,
+        )
+        self.task: TaskID = self.progress.add_task("ingest", total=total, status="")
+        self.started = False
+
+    def draw(self, done: int, status: str) -> None:
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        self.progress.update(self.task, completed=done, status=status)
+        self.progress.refresh()
+
+    def close(self) -> None:
+        if self.started:
+            self.progress.stop()
+            self.started = False
 
 
 class Reporter:
@@ -63,7 +100,7 @@ class Reporter:
         self._last_report_pages = 0
         self._last_report_time = self.started
         self._last_draw = 0.0
-        self._drawn = False
+        self._bar = _Bar(self.stream, self.total) if tty else None
 
     # -- events -------------------------------------------------------------------------------------------
     def start_pull(self, endpoint: str, stream: str) -> None:
@@ -93,8 +130,7 @@ class Reporter:
         self.message(line)
 
     def message(self, text: str, *, warning: bool = False) -> None:
-        """A line of its own; on a terminal the bar is cleared before and redrawn after."""
-        self._clear()
+        """A line of its own; on a terminal it prints above the bar."""
         logger = getattr(self.emit_fn, "__self__", None)
         if warning and isinstance(logger, logging.Logger):  # emit is some_logger.info: warn on it
             logger.warning("%s", text)
@@ -103,7 +139,8 @@ class Reporter:
         self._draw(force=True)
 
     def close(self) -> None:
-        self._clear()
+        if self._bar is not None:
+            self._bar.close()
 
     # -- rendering ----------------------------------------------------------------------------------------
     def rate(self) -> float:
@@ -118,29 +155,11 @@ class Reporter:
             parts.append(self.current)
         return ", ".join(parts)
 
-    def bar(self) -> str:
-        if self.total:
-            done = min(self.tweets / self.total, 1.0)
-            filled = int(done * BAR_WIDTH)
-            head = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:4.0%} "
-        else:
-            head = ""
-        return head + self.status()
-
     def _draw(self, force: bool = False) -> None:
-        if not self.tty:
+        if self._bar is None:
             return
         now = self.clock()
         if not force and now - self._last_draw < REDRAW_SECONDS:
             return
         self._last_draw = now
-        width = shutil.get_terminal_size((100, 20)).columns - 1
-        self.stream.write("\r" + self.bar()[:width].ljust(width))
-        self.stream.flush()
-        self._drawn = True
-
-    def _clear(self) -> None:
-        if self.tty and self._drawn:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
-            self._drawn = False
+        self._bar.draw(self.tweets, self.status())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 from pathlib import Path
 
@@ -42,7 +43,13 @@ def test_without_a_terminal_it_logs_every_n_pages_or_seconds() -> None:
     assert "1 rate-limit wait(s)" in lines[-1]
 
 
-def test_on_a_terminal_it_redraws_one_line_and_clears_it_for_messages() -> None:
+def visible_frames(raw: str) -> list[str]:
+    """The successive states of the redrawn line, as a person sees them (ANSI styling removed)."""
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    return [frame.strip() for frame in plain.split("\r") if frame.strip()]
+
+
+def test_on_a_terminal_it_redraws_one_bar_and_removes_it_at_the_end() -> None:
     out = io.StringIO()
     lines: list[str] = []
     clock = Clock()
@@ -52,14 +59,17 @@ def test_on_a_terminal_it_redraws_one_line_and_clears_it_for_messages() -> None:
     reporter.page(100)
     clock.now += 1
     reporter.page(100)
-    assert out.getvalue().count("\r") == 3 and "[############............]  50% " in out.getvalue()
+    frames = visible_frames(out.getvalue())
+    assert frames[-1].endswith("50% 2 pages, 200 tweets, 100 tweets/s, search_recent 'duckdb'")
+    drawn = len(frames)
+    for _ in range(50):  # the clock stands still: no redraw however many pages come
+        reporter.page(1)
+    assert len(visible_frames(out.getvalue())) == drawn
     reporter.end_pull("  search_recent 'duckdb' 2026-11-20: 2 pages, 200 tweets")
-    assert "\r\x1b[2K" in out.getvalue() and lines == [
-        "  search_recent 'duckdb' 2026-11-20: 2 pages, 200 tweets"
-    ]
+    assert lines == ["  search_recent 'duckdb' 2026-11-20: 2 pages, 200 tweets"]  # through emit, not the bar
     reporter.close()
-    assert out.getvalue().endswith("\r\x1b[2K")
-    assert "\n" not in out.getvalue()  # never a new line of its own on the terminal
+    # the bar is erased and the cursor shown again: nothing of it stays on the terminal
+    assert out.getvalue().endswith("\x1b[2K") and "\x1b[?25h" in out.getvalue()
 
 
 def test_ingest_reports_pages_and_the_total(tmp_path: Path) -> None:
