@@ -46,7 +46,7 @@ def failed_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lake
     lake = Lake(str(tmp_path_factory.mktemp("report") / "lake"))
     ids = make_contract_lake(lake)
     run_validation(lake, run_id="20261120T000000Z-good")
-    write_tweets_partition(lake, DAY1, tweets_frame(DAY1, [ids[DAY1.isoformat()][3]]), name="part-dup")
+    write_tweets_partition(lake, DAY1, tweets_frame(DAY1, [ids[DAY1.isoformat()][3]]))
     report = run_validation(lake, run_id="20261121T000000Z-bad")
     assert not report.success
     yield lake, report
