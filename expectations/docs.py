@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from expectations import gx_adapter
 from foundation.lake import Lake
 from foundation.layout import QUALITY_DOCS
 
@@ -44,9 +45,7 @@ def manifest() -> dict[str, Any]:
 
 
 def manifest_hash() -> str:
-    import great_expectations as gx
-
-    text = f"{gx.__version__}:{(STATIC / 'vendor.json').read_text()}"
+    text = f"{gx_adapter.version()}:{(STATIC / 'vendor.json').read_text()}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -87,7 +86,7 @@ def publish_docs(lake: Lake, site: str) -> None:
     """Rewrite the local site for offline use and copy it to ``<lake>/quality/docs``.
 
     Pages of earlier runs stay (the report index links them). Static assets (GX's and the vendored ones,
-    about 3 MB) are uploaded once per GX version and vendor manifest, marked by ``static/.tweetlake-<hash>``.
+    a few MB) are uploaded once per GX version and vendor manifest, marked by ``static/.tweetlake-<hash>``.
     """
     if not os.path.isdir(site):
         return

@@ -46,6 +46,12 @@ RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 ROW_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 20}
 
 
+def version() -> str:
+    import great_expectations as gx
+
+    return str(gx.__version__)
+
+
 def context(root: str) -> Any:
     """A file context in ``root`` with progress bars and the Data Docs' "how to" buttons off."""
     import great_expectations as gx
@@ -98,6 +104,7 @@ class Evaluator:
 
     def batch(self, df: pd.DataFrame) -> Any:
         """A GX batch of ``df``, made as ``DataFrameAsset.get_batch`` makes it without the md5 marker."""
+        # core.batch's BatchMarkers (GX has two), the one its pandas engine makes and ``Batch`` is typed with
         from great_expectations.core.batch import BatchMarkers, LegacyBatchDefinition
         from great_expectations.core.batch_spec import RuntimeDataBatchSpec
         from great_expectations.datasource.fluent.batch_identifier_util import make_batch_identifier
@@ -106,7 +113,7 @@ class Evaluator:
 
         engine = self.datasource.get_execution_engine()
         request = self.asset.build_batch_request(options={"dataframe": df})
-        spec = RuntimeDataBatchSpec(batch_data=df)  # BatchMarkers: core.batch's, as GX's pandas engine
+        spec = RuntimeDataBatchSpec(batch_data=df)
         spec.batch_data = "PandasDataFrame"  # as GX leaves it: the frame lives in the batch data
         return Batch(
             datasource=self.datasource,
