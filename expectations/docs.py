@@ -7,9 +7,9 @@ vendored in ``expectations/static/vendor/<package>@<version>/`` (from npm; versi
 
 :func:`rewrite_site` copies them into the site's ``static/vendor/`` and rewrites every HTML and CSS file of
 the site: each known CDN URL becomes a path relative to the file, GX's logo URLs point at the logo GX
-ships in ``static/images``, and the newsletter footer (a link to an external form) is dropped. Any
-``src``/``href``/``url()`` left pointing at ``http(s)://`` after that is reported by :func:`external_refs`
-(the tests assert there is none), so a GX upgrade that adds a CDN asset is noticed, not silently loaded.
+ships in ``static/images``, and the newsletter footer (a link to an external form) is dropped. The report
+tests assert that no ``src``/``href``/``url()`` is left pointing at ``http(s)://`` after that, so a GX
+upgrade that adds a CDN asset is noticed, not silently loaded.
 """
 
 from __future__ import annotations
@@ -24,33 +24,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from expectations import gx_adapter
 from foundation.lake import Lake
+from foundation.layout import QUALITY_DOCS
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor"
 SITE_VENDOR = "static/vendor"
-DOCS = "quality/docs"
 
 _GX_LOGO = re.compile(
     r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/[A-Za-z0-9_./-]+"
     r"(\?[^\"')\s]*)?"
 )
 _NEWSLETTER = re.compile(r"<footer>\s*<p>Stay current on everything GX.*?</footer>", re.S)
-_RESOURCE = re.compile(
-    r"""(?:<(?:script|img|iframe|source|embed)\b[^>]*?\bsrc\s*=\s*["']?|<link\b[^>]*?\bhref\s*=\s*["']?|"""
-    r"""url\(\s*["']?|@import\s+["']|<form\b[^>]*?\baction\s*=\s*["']?)(https?:)?//""",
-    re.I,
-)
-CDN_HOSTS = (
-    "cdn.jsdelivr.net",
-    "cdnjs.cloudflare.com",
-    "unpkg.com",
-    "code.jquery.com",
-    "maxcdn.bootstrapcdn.com",
-    "stackpath.bootstrapcdn.com",
-    "great-expectations-web-assets",
-    "fonts.googleapis.com",
-)
 
 
 @lru_cache(maxsize=1)
@@ -59,9 +45,7 @@ def manifest() -> dict[str, Any]:
 
 
 def manifest_hash() -> str:
-    import great_expectations as gx
-
-    text = f"{gx.__version__}:{(STATIC / 'vendor.json').read_text()}"
+    text = f"{gx_adapter.version()}:{(STATIC / 'vendor.json').read_text()}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -75,13 +59,6 @@ def rewrite_text(text: str, rel_to_root: str) -> str:
         text = re.sub(re.escape(url) + r"(?=[\"'\s)>])", local, text)
     text = _GX_LOGO.sub(f"{prefix}static/images/logo-long.png", text)
     return _NEWSLETTER.sub("", text)
-
-
-def external_refs(text: str) -> list[str]:
-    """Resources the text would load from the network (empty when the page works offline)."""
-    found = [m.group(0) for m in _RESOURCE.finditer(text) if m.group(0).rstrip().endswith("//")]
-    found += [host for host in CDN_HOSTS if host in text]
-    return found
 
 
 def rewrite_site(site: str) -> list[str]:
@@ -109,12 +86,12 @@ def publish_docs(lake: Lake, site: str) -> None:
     """Rewrite the local site for offline use and copy it to ``<lake>/quality/docs``.
 
     Pages of earlier runs stay (the report index links them). Static assets (GX's and the vendored ones,
-    about 3 MB) are uploaded once per GX version and vendor manifest, marked by ``static/.tweetlake-<hash>``.
+    a few MB) are uploaded once per GX version and vendor manifest, marked by ``static/.tweetlake-<hash>``.
     """
     if not os.path.isdir(site):
         return
     rewrite_site(site)
-    marker = posixpath.join(DOCS, "static", f".tweetlake-{manifest_hash()}")
+    marker = posixpath.join(QUALITY_DOCS, "static", f".tweetlake-{manifest_hash()}")
     static_done = lake.exists(marker)
     for folder, _, files in os.walk(site):
         for name in files:
@@ -122,6 +99,6 @@ def publish_docs(lake: Lake, site: str) -> None:
             rel = os.path.relpath(local, site).replace(os.sep, "/")
             if static_done and rel.startswith("static/"):
                 continue
-            lake.put_file(local, posixpath.join(DOCS, rel))
+            lake.put_file(local, posixpath.join(QUALITY_DOCS, rel))
     if not static_done:
         lake.write_bytes(marker, b"static assets uploaded\n")

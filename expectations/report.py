@@ -22,9 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from foundation.lake import Lake
+from foundation.layout import QUALITY, QUALITY_INDEX, QUALITY_RUNS
 
-QUALITY = "quality"
-INDEX = "quality/index.html"
+INDEX = QUALITY_INDEX  # the name pipeline.cli imports
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;
@@ -56,7 +56,7 @@ def _status(status: str) -> str:
 def load_runs(lake: Lake) -> list[dict[str, Any]]:
     """Every run's summary (the ``report`` part of ``quality/runs/<run_id>.json``), newest first."""
     runs = []
-    for rel in lake.glob("quality/runs/*.json"):
+    for rel in lake.glob(f"{QUALITY_RUNS}/*.json"):
         doc = lake.read_json(rel, default=None)
         if doc and isinstance(doc.get("report"), dict):
             runs.append(doc["report"])
@@ -81,46 +81,38 @@ def _failure_item(f: dict[str, Any]) -> str:
     return f"<li>{name}{col}{count}{ex}{err}</li>"
 
 
-def render_index(runs: list[dict[str, Any]]) -> str:
+def _latest(latest: dict[str, Any]) -> list[str]:
+    """The latest run's tables: status, rows, expectations met, a link to each table's GX page."""
+    ok = "passed" if latest.get("success") else "failed"
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        "<title>tweetlake data quality</title>",
-        f"<style>{CSS}</style></head><body>",
-        "<header><h1>tweetlake data quality</h1>",
-        f"<p>{len(runs)} validation run(s) &middot; GX Data Docs: "
-        "<a style='color:#fff' href='docs/index.html'>"
-        "latest run's pages</a></p></header><main>",
+        f"<h2 id='latest'>Latest run {_esc(latest['run_id'])} {_status(ok)}</h2>"
+        f"<p class='muted'>{_esc(latest.get('started_at', ''))}, {latest.get('seconds', 0):.1f}s, "
+        f"reference time {_esc(latest.get('as_of', ''))} ({_esc(latest.get('as_of_source', ''))})</p>",
+        "<table id='suites'><thead><tr><th>table</th><th>status</th><th>rows</th><th>rows read</th>"
+        "<th>expectations met</th><th>notes</th></tr></thead><tbody>",
     ]
-    if runs:
-        latest = runs[0]
-        ok = "passed" if latest.get("success") else "failed"
+    for s in latest.get("suites", []):
+        name = _esc(s["suite"])
+        if s.get("docs_page"):
+            name = f'<a href="{_esc(s["docs_page"])}">{name}</a>'
+        notes = "; ".join(s.get("skipped") or [])
+        met = f"{s['successful']}/{s['evaluated']}" if s.get("status") != "not built" else ""
         parts.append(
-            f"<h2 id='latest'>Latest run {_esc(latest['run_id'])} {_status(ok)}</h2>"
-            f"<p class='muted'>{_esc(latest.get('started_at', ''))}, {latest.get('seconds', 0):.1f}s, "
-            f"reference time {_esc(latest.get('as_of', ''))} ({_esc(latest.get('as_of_source', ''))})</p>"
+            f"<tr><td>{name}</td><td>{_status(s.get('status', 'failed'))}</td>"
+            f"<td class='num'>{s.get('rows', 0):,}</td><td class='num'>{s.get('rows_checked', 0):,}</td>"
+            f"<td class='num'>{met}</td><td>{_esc(notes)}</td></tr>"
         )
-        parts.append(
-            "<table id='suites'><thead><tr><th>table</th><th>status</th><th>rows</th><th>rows read</th>"
-            "<th>expectations met</th><th>notes</th></tr></thead><tbody>"
-        )
-        for s in latest.get("suites", []):
-            name = _esc(s["suite"])
-            if s.get("docs_page"):
-                name = f'<a href="{_esc(s["docs_page"])}">{name}</a>'
-            notes = "; ".join(s.get("skipped") or [])
-            met = f"{s['successful']}/{s['evaluated']}" if s.get("status") != "not built" else ""
-            parts.append(
-                f"<tr><td>{name}</td><td>{_status(s.get('status', 'failed'))}</td>"
-                f"<td class='num'>{s.get('rows', 0):,}</td><td class='num'>{s.get('rows_checked', 0):,}</td>"
-                f"<td class='num'>{met}</td><td>{_esc(notes)}</td></tr>"
-            )
-        parts.append("</tbody></table>")
-    parts.append(
+    parts.append("</tbody></table>")
+    return parts
+
+
+def _history(runs: list[dict[str, Any]]) -> list[str]:
+    """Every run, newest first, with its failures."""
+    parts = [
         "<h2 id='runs'>All runs</h2><table id='history'><thead><tr><th>time (UTC)</th><th>run id</th>"
         "<th>status</th><th>passed</th><th>failed</th><th>not built</th><th>seconds</th><th>failures</th>"
         "</tr></thead><tbody>"
-    )
+    ]
     for r in runs:
         suites = r.get("suites", [])
         passed = sum(1 for s in suites if s.get("status", "") == "passed")
@@ -138,13 +130,31 @@ def render_index(runs: list[dict[str, Any]]) -> str:
             f"<td class='num'>{r.get('seconds', 0):.1f}</td>"
             f"<td>{'<ul class=failures>' + items + '</ul>' if items else ''}</td></tr>"
         )
-    parts.append("</tbody></table></main></body></html>\n")
+    parts.append("</tbody></table>")
+    return parts
+
+
+def render_index(runs: list[dict[str, Any]]) -> str:
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<title>tweetlake data quality</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<header><h1>tweetlake data quality</h1>",
+        f"<p>{len(runs)} validation run(s) &middot; GX Data Docs: "
+        "<a style='color:#fff' href='docs/index.html'>"
+        "latest run's pages</a></p></header><main>",
+    ]
+    if runs:
+        parts.extend(_latest(runs[0]))
+    parts.extend(_history(runs))
+    parts.append("</main></body></html>\n")
     return "".join(parts)
 
 
 def write_index(lake: Lake) -> str:
     """(Re)write ``<lake>/quality/index.html`` from every run record; returns its URL."""
-    return lake.write_bytes(INDEX, render_index(load_runs(lake)).encode("utf-8"))
+    return lake.write_bytes(QUALITY_INDEX, render_index(load_runs(lake)).encode("utf-8"))
 
 
 def local_quality_folder(lake: Lake) -> tuple[str, Callable[[], None]]:

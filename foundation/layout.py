@@ -13,6 +13,7 @@ BRONZE_GLOB = f"{BRONZE}/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"  # 
 SILVER = "silver"
 GOLD = "gold"
 STAGING_GOLD = "_staging/gold"  # gold as built, before the gate (write-audit-publish)
+GATE_RECORD = "_gate.json"  # in staged gold: the gate's verdict on the files it validated (publish checks it)
 PUBLISHED = "gold/_published.json"
 
 STATE = "_state"  # pipeline state: not tables for users

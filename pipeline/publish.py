@@ -2,8 +2,9 @@
 
 Write-audit-publish: dbt writes gold under ``<lake>/_staging/gold``, validation audits it, and only then does
 this module replace ``<lake>/gold/<table>.parquet`` and ``<lake>/gold/<table>.csv``, each object atomically (a
-rename locally, a single PUT or completed multipart upload on S3). A failed validation never reaches this
-step, so the last good gold stays in place.
+rename locally, a single PUT or completed multipart upload on S3). Publish checks the gate's record first
+(:func:`expectations.validate.check_publishable`) and refuses, changing nothing, staged gold that failed its
+gate, was never validated, or changed after validation: the last good gold stays in place.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from foundation.lake import Lake
-from foundation.layout import PUBLISHED, STAGING_GOLD
+from foundation.layout import GOLD, PUBLISHED, STAGING_GOLD
 from foundation.sql import literal
 from foundation.times import isoformat_z, utcnow
 
@@ -40,6 +41,11 @@ def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishS
     tables = staged_tables(lake, staging)
     if not tables:
         raise FileNotFoundError(f"nothing staged under {lake.url(staging)}: run `tweetlake build` first")
+    # expectations.validate, not expectations.gate: the CLI maps its QualityGateFailed (and so PublishRefused)
+    # to exit 3 once that module is imported.
+    from expectations.validate import check_publishable
+
+    check_publishable(lake, staging, [posixpath.join(staging, f"{t}.parquet") for t in tables])
     import duckdb  # here, not at module level: every command imports this module, few publish
 
     con = duckdb.connect()
@@ -52,9 +58,9 @@ def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishS
                 f"copy (select * from read_parquet({literal(local)})) "
                 f"to {literal(csv)} (header, delimiter ',')"
             )
-            rows = con.execute(f"select count(*) from read_parquet({literal(local)})").fetchone()[0]
-            lake.put_file(local, posixpath.join("gold", f"{table}.parquet"))
-            lake.put_file(csv, posixpath.join("gold", f"{table}.csv"))
+            [(rows,)] = con.execute(f"select count(*) from read_parquet({literal(local)})").fetchall()
+            lake.put_file(local, posixpath.join(GOLD, f"{table}.parquet"))
+            lake.put_file(csv, posixpath.join(GOLD, f"{table}.csv"))
             summary.tables[table] = int(rows)
     con.close()
     summary.seconds = time.perf_counter() - started

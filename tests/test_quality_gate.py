@@ -2,8 +2,11 @@
 fails, names the table, expectation and offending values, and blocks publish when it is not.
 
 ``make_contract_lake`` writes bronze pages and every silver/gold table of the column contract with a few
-rows; tests corrupt one table on purpose (duplicate ids across partitions, negative metrics, a tweet whose
-author is not in users, a tweet lost between bronze and silver) and check the verdict.
+rows, laid out as the build writes them (``silver/<table>/dt=<date>/data_0.parquet`` for the partitioned
+tables, ``silver/<table>/data_0.parquet`` for the others, see dbt_project/macros/lake_table.sql; gold staged
+in ``_staging/gold/<table>.parquet``); tests corrupt one table on purpose (duplicate ids across
+partitions, negative metrics, a tweet whose author is not in users, a tweet lost between bronze and silver)
+and check the verdict, and that publish refuses gold that did not pass its gate.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from expectations.validate import QualityGateFailed, QualityOptions, validate
+from expectations.validate import PublishRefused, QualityGateFailed, QualityOptions, validate
 from foundation.lake import Lake
 from foundation.settings import Settings
 from pipeline import steps as pipeline
@@ -53,7 +56,7 @@ def tweets_frame(day: date, ids: list[str], authors: list[str] | None = None) ->
             "text_clean": [f"tweet {i}" for i in ids],
             "lang": ["en", "pt", "zh-tw", "und", "qme", "zxx", "ja"][:1] * n,
             "created_at": pd.Series(created, dtype="datetime64[us, UTC]"),
-            # created_date: the hive partition (created_date=YYYY-MM-DD/) of the file, as dbt writes it
+            "created_date": [day] * n,  # also the partition: dt=<created_date>/ (not a column of the file)
             "author_id": authors,
             "author_username": [f"user{a}" for a in authors],
             "conversation_id": ids,
@@ -74,7 +77,16 @@ def tweets_frame(day: date, ids: list[str], authors: list[str] | None = None) ->
             "stream": ["duckdb"] * n,
             "first_seen_at": pd.Series([FETCHED] * n, dtype="datetime64[us, UTC]"),
             "last_seen_at": pd.Series([FETCHED] * n, dtype="datetime64[us, UTC]"),
+            "bronze_file": [bronze_rel(day)] * n,
+            "text_hash": pd.Series(range(n), dtype="uint64"),
         }
+    )
+
+
+def bronze_rel(day: date) -> str:
+    return (
+        "bronze/source=sample/endpoint=search_recent/stream=duckdb/"
+        f"ingest_date={day.isoformat()}/run-{day.isoformat()}-0000.jsonl"
     )
 
 
@@ -95,15 +107,26 @@ def bronze_page(ids: list[str], fetched: datetime = FETCHED) -> dict[str, Any]:
 
 
 def write_bronze(lake: Lake, day: date, pages: list[dict[str, Any]]) -> None:
-    rel = (
-        "bronze/source=sample/endpoint=search_recent/stream=duckdb/"
-        f"ingest_date={day.isoformat()}/run-{day.isoformat()}-0000.jsonl"
-    )
-    lake.write_bytes(rel, "".join(json.dumps(p) + "\n" for p in pages).encode())
+    lake.write_bytes(bronze_rel(day), "".join(json.dumps(p) + "\n" for p in pages).encode())
 
 
-def write_tweets_partition(lake: Lake, day: date, df: pd.DataFrame, name: str = "part-0") -> None:
-    write_parquet(lake, f"silver/tweets/created_date={day.isoformat()}/{name}.parquet", df)
+def write_partitions(lake: Lake, table: str, df: pd.DataFrame, days: list[date]) -> None:
+    """``df`` (one day per row in ``days``) as the build writes a partitioned table: one file per day."""
+    for day in sorted(set(days)):
+        rows = df[[d == day for d in days]]
+        write_parquet(lake, f"silver/{table}/dt={day.isoformat()}/data_0.parquet", rows)
+
+
+def write_tweets_partition(lake: Lake, day: date, df: pd.DataFrame) -> None:
+    """Rows added to the tweets of ``day``: the partition's file rewritten with them, as a build does."""
+    rel = f"silver/tweets/dt={day.isoformat()}/data_0.parquet"
+    if lake.exists(rel):
+        df = pd.concat([pq.read_table(lake.url(rel)).to_pandas(), df], ignore_index=True)
+    write_parquet(lake, rel, df)
+
+
+def day_of(tweet_id: str) -> date:
+    return datetime.strptime(tweet_id[:8], "%Y%m%d").date()
 
 
 def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
@@ -118,7 +141,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     now = pd.Series([FETCHED] * len(USERS), dtype="datetime64[us, UTC]")
     write_parquet(
         lake,
-        "silver/users/part-0.parquet",
+        "silver/users/data_0.parquet",
         pd.DataFrame(
             {
                 "user_id": USERS,
@@ -136,13 +159,14 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
                 "listed_count": [0] * 5,
                 "first_seen_at": now,
                 "last_seen_at": now,
+                "bronze_file": [bronze_rel(DAY2)] * 5,
             }
         ),
     )
     obs = pd.Series([FETCHED] * len(all_ids), dtype="datetime64[us, UTC]")
-    write_parquet(
+    write_partitions(
         lake,
-        "silver/tweet_metrics/part-0.parquet",
+        "tweet_metrics",
         pd.DataFrame(
             {
                 "tweet_id": all_ids,
@@ -156,29 +180,43 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
                 "source": "sample",
                 "endpoint": "search_recent",
                 "stream": "duckdb",
+                "bronze_file": [bronze_rel(day_of(i)) for i in all_ids],
             }
         ),
+        [FETCHED.date()] * len(all_ids),  # dt: the day of observed_at
     )
-    write_parquet(
+    days_of = [day_of(i) for i in all_ids]
+    write_partitions(
         lake,
-        "silver/hashtags/part-0.parquet",
-        pd.DataFrame({"tweet_id": all_ids, "tag": "duckdb", "tag_original": "DuckDB", "start_index": 8}),
+        "hashtags",
+        pd.DataFrame(
+            {
+                "tweet_id": all_ids,
+                "tag": "duckdb",
+                "tag_original": "DuckDB",
+                "start_index": pd.Series([8] * len(all_ids), dtype="int32"),
+                "created_date": days_of,
+            }
+        ),
+        days_of,
     )
-    write_parquet(
+    write_partitions(
         lake,
-        "silver/mentions/part-0.parquet",
+        "mentions",
         pd.DataFrame(
             {
                 "tweet_id": all_ids[:3],
                 "mentioned_user_id": USERS[:3],
                 "mentioned_username": ["a", "b", "c"],
-                "start_index": 0,
+                "start_index": pd.Series([0] * 3, dtype="int32"),
+                "created_date": days_of[:3],
             }
         ),
+        days_of[:3],
     )
-    write_parquet(
+    write_partitions(
         lake,
-        "silver/urls/part-0.parquet",
+        "urls",
         pd.DataFrame(
             {
                 "tweet_id": all_ids[:2],
@@ -186,13 +224,15 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
                 "expanded_url": "https://duckdb.org",
                 "display_url": "duckdb.org",
                 "domain": "duckdb.org",
-                "start_index": 20,
+                "start_index": pd.Series([20] * 2, dtype="int32"),
+                "created_date": days_of[:2],
             }
         ),
+        days_of[:2],
     )
-    write_parquet(
+    write_partitions(
         lake,
-        "silver/referenced_tweets/part-0.parquet",
+        "referenced_tweets",
         pd.DataFrame(
             {
                 "tweet_id": all_ids[:2],
@@ -201,12 +241,14 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
                 "referenced_author_id": USERS[:2],
                 "referenced_text": ["x", None],
                 "is_available": [True, False],
+                "created_date": days_of[:2],
             }
         ),
+        days_of[:2],
     )
     write_parquet(
         lake,
-        "silver/api_errors/part-0.parquet",
+        "silver/api_errors/data_0.parquet",
         pd.DataFrame(
             {
                 "error_key": ["e1"],
@@ -222,7 +264,8 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
                 "stream": ["duckdb"],
                 "fetched_at": pd.Series([FETCHED], dtype="datetime64[us, UTC]"),
                 "run_id": ["r"],
-                "bronze_file": ["f"],
+                "run_key": ["k"],
+                "bronze_file": [bronze_rel(DAY2)],
             }
         ),
     )
@@ -346,29 +389,36 @@ def test_quality_contract_lake_passes_and_keeps_a_record(lake_settings: Settings
     assert lake.exists(f"quality/{tweets.docs_page}")
 
 
-def test_quality_corrupt_tables_fail_name_the_values_and_block_publish(
+def test_quality_corrupt_tables_fail_name_the_values_and_publish_keeps_the_last_good_gold(
     local_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lake = Lake.from_settings(local_settings)
     ids = make_contract_lake(lake)
+    # the last good gold: validated, then published (the refresh's validate-then-publish)
+    assert run_validation(lake, run_id="good").success
+    assert pipeline.run_publish(local_settings).tables["top_tweets"] == 2
+    good_gold = {rel: lake.read_bytes(rel) for rel in lake.glob("gold/*")}
+    assert "gold/top_tweets.parquet" in good_gold and "gold/_published.json" in good_gold
+
     # 1. a duplicate tweet id across two partitions (each file alone is clean: only a table check sees it)
     dup = tweets_frame(DAY2, [ids[DAY1.isoformat()][0]])
-    write_tweets_partition(lake, DAY2, dup, name="part-dup")
+    write_tweets_partition(lake, DAY2, dup)
     # 2. a tweet whose author is not in silver.users; 3. negative metrics in staged gold
-    write_tweets_partition(lake, DAY1, tweets_frame(DAY1, ["777"], authors=["999999"]), name="part-orphan")
+    write_tweets_partition(lake, DAY1, tweets_frame(DAY1, ["777"], authors=["999999"]))
     write_bronze(lake, date(2026, 11, 18), [bronze_page(["777"])])
     top = pq.read_table(lake.url("_staging/gold/top_tweets.parquet")).to_pandas()
     top.loc[0, "like_count"] = -5
     write_parquet(lake, "_staging/gold/top_tweets.parquet", top)
 
-    # The refresh path: ingest and build stubbed out, validate for real; publish must never run.
+    # The refresh path: ingest and build stubbed out, validate and publish for real.
     monkeypatch.setattr(pipeline, "run_ingest", lambda *a, **k: _Summary())
     monkeypatch.setattr(pipeline, "run_build", lambda *a, **k: _Summary())
-    published = []
-    monkeypatch.setattr(pipeline, "run_publish", lambda *a, **k: published.append(1))
     with pytest.raises(QualityGateFailed) as caught:
         pipeline.refresh(local_settings)
-    assert published == [] and not lake.exists("gold/top_tweets.parquet")
+    # publish after the failed gate (a retried task, a hand-run `tweetlake publish`) refuses, changing nothing
+    with pytest.raises(PublishRefused, match="failed its quality gate in run .*silver.tweets"):
+        pipeline.run_publish(local_settings)
+    assert {rel: lake.read_bytes(rel) for rel in lake.glob("gold/*")} == good_gold
 
     message = str(caught.value)
     assert "silver.tweets: expect_column_values_to_be_unique on column 'tweet_id'" in message
@@ -377,15 +427,67 @@ def test_quality_corrupt_tables_fail_name_the_values_and_block_publish(
     assert "gold.top_tweets: expect_column_values_to_be_between on column 'like_count'" in message
     assert "-5" in message
     report = caught.value.report
+    assert report is not None
     failed = {s.suite for s in report.suites if s.status == "failed"}
     assert failed == {"silver.tweets", "gold.top_tweets"}
     unique = next(f for f in report.failures if f.expectation == "expect_column_values_to_be_unique")
     assert unique.unexpected_count == 2 and unique.element_count == 26  # exact, from DuckDB
     # the failing run is kept too, and the report index shows it
     runs = lake.glob("quality/runs/*.json")
-    assert len(runs) == 1
+    assert len(runs) == 2 and f"quality/runs/{report.run_id}.json" in runs
     index = lake.read_bytes("quality/index.html").decode()
     assert "expect_column_values_to_be_unique" in index and "failed" in index
+
+
+def test_quality_publish_refuses_staged_gold_never_validated(
+    local_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+
+    lake = Lake.from_settings(local_settings)
+    make_contract_lake(lake)
+    # no validation at all: the CLI says why and exits 3 (a quality failure), gold/ is not created
+    assert main(["publish", "--lake", lake.root]) == 3
+    err = capsys.readouterr().err
+    assert "publish refused" in err and "was never validated" in err and "tweetlake validate" in err
+    assert lake.glob("gold/*") == []
+    # a staged table the gate did not see (built after the validation) is refused too
+    assert run_validation(lake, run_id="r1").success
+    top = lake.read_bytes("_staging/gold/top_tweets.parquet")
+    lake.write_bytes("_staging/gold/late_table.parquet", top)
+    with pytest.raises(PublishRefused, match="late_table.parquet never validated"):
+        pipeline.run_publish(local_settings)
+    assert lake.glob("gold/*") == []
+    lake.remove(["_staging/gold/late_table.parquet"])
+    assert set(pipeline.run_publish(local_settings).tables) == {
+        "hashtag_trends_daily",
+        "interactions",
+        "sentiment_daily",
+        "top_tweets",
+        "tweets_export",
+        "user_engagement_daily",
+    }
+
+
+def test_quality_publish_refuses_staged_gold_changed_after_validation(local_settings: Settings) -> None:
+    lake = Lake.from_settings(local_settings)
+    make_contract_lake(lake)
+    assert run_validation(lake, run_id="r1").success
+    gate_record = lake.read_json("_staging/gold/_gate.json")
+    assert gate_record["run_id"] == "r1" and gate_record["passed"] is True
+    assert sorted(gate_record["files"]) == sorted(lake.glob("_staging/gold/*.parquet"))
+    # the build rewrote a staged file after the gate (here with a bad value nobody validated)
+    df = pq.read_table(lake.url("_staging/gold/top_tweets.parquet")).to_pandas()
+    df.loc[0, "like_count"] = -9
+    write_parquet(lake, "_staging/gold/top_tweets.parquet", df)
+    with pytest.raises(PublishRefused, match="top_tweets.parquet changed after the gate of run r1"):
+        pipeline.run_publish(local_settings)
+    assert lake.glob("gold/*") == []
+    # validated again, it fails its gate, and publish still refuses
+    assert not run_validation(lake, run_id="r2").success
+    with pytest.raises(PublishRefused, match="failed its quality gate in run r2"):
+        pipeline.run_publish(local_settings)
+    assert lake.glob("gold/*") == []
 
 
 class _Summary:
@@ -500,9 +602,9 @@ def test_quality_changed_gold_or_earlier_reference_time_or_new_suite_reads_rows_
         next(s for s in run_validation(lake, run_id="r6").suites if s.suite == "silver.tweets").rows_checked
         == 0
     )
-    import expectations.validate as validate_module
+    import expectations.state
 
-    monkeypatch.setattr(validate_module, "rows_key", lambda suite: "edited")
+    monkeypatch.setattr(expectations.state, "rows_key", lambda suite: "edited")
     again = run_validation(lake, run_id="r7")
     assert all(s.rows_checked == s.rows for s in again.suites), [
         (s.suite, s.rows_checked) for s in again.suites

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 import requests
 
-from expectations.docs import external_refs
 from expectations.report import local_quality_folder, make_server
 from foundation.lake import Lake
 from foundation.settings import Settings
@@ -39,6 +38,37 @@ from tests.test_quality_gate import (
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+# What a page would load from the network: a src/href/url()/@import/form action to http(s):// or //, or
+# any known CDN host named anywhere (a GX upgrade that adds a CDN asset shows up here).
+_RESOURCE = re.compile(
+    r"""(?:<(?:script|img|iframe|source|embed)\b[^>]*?\bsrc\s*=\s*["']?|<link\b[^>]*?\bhref\s*=\s*["']?|"""
+    r"""url\(\s*["']?|@import\s+["']|<form\b[^>]*?\baction\s*=\s*["']?)(https?:)?//""",
+    re.I,
+)
+CDN_HOSTS = (
+    "cdn.jsdelivr.net",
+    "cdnjs.cloudflare.com",
+    "unpkg.com",
+    "code.jquery.com",
+    "maxcdn.bootstrapcdn.com",
+    "stackpath.bootstrapcdn.com",
+    "great-expectations-web-assets",
+    "fonts.googleapis.com",
+)
+
+
+def external_refs(text: str) -> list[str]:
+    """Resources the text would load from the network (empty when the page works offline)."""
+    found = [m.group(0) for m in _RESOURCE.finditer(text) if m.group(0).rstrip().endswith("//")]
+    found += [host for host in CDN_HOSTS if host in text]
+    return found
+
+
+def test_external_refs_sees_a_cdn_script_and_not_a_vendored_one() -> None:
+    assert external_refs('<script src="https://cdn.jsdelivr.net/npm/x.js"></script>')
+    assert external_refs("<link href='//example.org/a.css' rel=stylesheet>")
+    assert external_refs('<script src="static/vendor/x.js"></script><a href="https://x.org">x</a>') == []
+
 
 @pytest.fixture(scope="module")
 def failed_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lake, Any]]:
@@ -46,7 +76,7 @@ def failed_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lake
     lake = Lake(str(tmp_path_factory.mktemp("report") / "lake"))
     ids = make_contract_lake(lake)
     run_validation(lake, run_id="20261120T000000Z-good")
-    write_tweets_partition(lake, DAY1, tweets_frame(DAY1, [ids[DAY1.isoformat()][3]]), name="part-dup")
+    write_tweets_partition(lake, DAY1, tweets_frame(DAY1, [ids[DAY1.isoformat()][3]]))
     report = run_validation(lake, run_id="20261121T000000Z-bad")
     assert not report.success
     yield lake, report

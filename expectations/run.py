@@ -1,0 +1,77 @@
+"""A validation run's shared resources: the DuckDB database with a view of every table, GX, bronze."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from typing import Any
+
+from expectations import gx_adapter
+from expectations.bronze import BRONZE_IDS, Bronze, newest_fetch
+from expectations.duck import Duck, Reduced, session
+from expectations.merge import patched
+from expectations.options import QualityOptions
+from expectations.plan import Planned
+from expectations.tables import Table, read_parquet
+from foundation.lake import Lake
+from foundation.sql import literal
+
+log = logging.getLogger(__name__)
+
+
+class Run:
+    """The main side of a run (GX, the reference time, bronze) and the run's DuckDB database."""
+
+    def __init__(self, lake: Lake, options: QualityOptions, workdir: str) -> None:
+        import duckdb
+
+        self.lake = lake
+        self.options = options
+        self.context = gx_adapter.context(workdir)
+        self.gx = gx_adapter.Evaluator(self.context)
+        self.con = session(duckdb.connect())
+        lake.register_with(self.con)
+        self.con.execute(f"set memory_limit = {literal(options.memory_limit)}")
+        self.con.execute("set preserve_insertion_order = false")
+        self.spill = tempfile.mkdtemp(prefix="tweetlake-gx-spill-")
+        self.con.execute(f"set temp_directory = {literal(self.spill)}")
+        self.tables: dict[str, Table] = {}
+        self.bronze = Bronze(lake, use_cache=not options.full)
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
+
+    def register(self, table: Table) -> None:
+        """A view of the table's files (a plain view: the background thread's connection sees it too)."""
+        self.tables[table.suite.name] = table
+        if table.files:
+            source = read_parquet(self.lake, table.files)
+            self.con.execute(f"create or replace view {table.view} as select * from {source}")
+
+    def duck(self) -> Duck:
+        """DuckDB queries on a connection of their own (for the background thread)."""
+        return Duck(self.lake, self.options, self.tables, session(self.con.cursor()))
+
+    def judge(self, p: Planned, reduced: Reduced, rows: int) -> dict[str, Any]:
+        """GX's verdict on a reduced whole-table expectation, with DuckDB's exact counts written back."""
+        assert reduced.frame is not None, p  # only a skipped or failed reduction has none
+        [result] = self.gx.evaluate(reduced.frame, [p.build(reduced.kwargs)])
+        return patched(result, reduced.patch, rows)
+
+    def reference_time(self) -> tuple[datetime, str]:
+        """``as_of``, else the newest fetch in bronze, else now; and where it came from."""
+        if self.options.as_of:
+            return self.options.as_of.astimezone(UTC), "as_of setting"
+        newest = newest_fetch(self.bronze)
+        if newest is not None:
+            return newest.astimezone(UTC), "newest fetched_at in bronze"
+        return datetime.now(UTC), "current time (bronze is empty)"
+
+    def keep_bronze(self) -> None:
+        try:
+            self.bronze.save()
+        except Exception as exc:  # a cache: the next run reads bronze again
+            log.warning("could not keep the bronze id cache %s: %s", BRONZE_IDS, exc)
