@@ -78,6 +78,8 @@ def dbt_env(
         env["TWEETLAKE_DUCKDB"] = settings.duckdb_path
     if gold_root:
         env["TWEETLAKE_GOLD_ROOT"] = gold_root
+    # staging and intermediate tables in memory: a pipeline build rebuilds them every time (profiles.yml)
+    env.setdefault("TWEETLAKE_STAGING_DB", ":memory:")
     env["DBT_PROFILES_DIR"] = str(REPO_ROOT)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env["DBT_TARGET_PATH"] = str(target_dir(settings))

@@ -543,25 +543,28 @@ def test_labels_in_silver_follow_the_threshold(incremental_lake: Settings) -> No
     assert {label for _, label in rows} == {"positive", "neutral", "negative"}
 
 
-def test_one_model_rebuilds_on_its_own(incremental_lake: Settings, tmp_path: Path) -> None:
+def test_one_model_rebuilds_on_its_own(
+    incremental_lake: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`dbt run -s tweets` (README, dbt by hand) works after a build: staging and intermediate stay in the
-    work DuckDB file. On a work file without them it fails with one line saying what to run."""
+    staging DuckDB file. Without them (here: `tweetlake build`, which keeps them in memory) it fails with
+    one line saying what to run."""
     from dbt_runtime.runner import run_dbt
 
     lake = Lake.from_settings(incremental_lake)
     before = table_rows(lake, "silver", "tweets")
+    said: list[str] = []
+    with pytest.raises(BuildError):
+        run_dbt(incremental_lake, ["run", "-s", "tweets"], progress=said.append)
+    hint = [line for line in said if "run `dbt build -s +tweets`" in line]
+    assert len(hint) == 1 and "tweets reads stg_tweets, which is not built" in hint[0], said
+
+    monkeypatch.setenv("TWEETLAKE_STAGING_DB", str(tmp_path / "staging.duckdb"))  # as by hand
+    run_dbt(incremental_lake, ["build", "-s", "+tweets"])
     summary = run_dbt(incremental_lake, ["run", "-s", "tweets"])
     assert summary.errored == 0 and summary.passed >= 1
     assert table_rows(lake, "silver", "tweets") == before
 
-    fresh = load_settings(
-        {"TWEETLAKE_LAKE": incremental_lake.lake, "TWEETLAKE_DUCKDB": str(tmp_path / "new.duckdb")}
-    )
-    said: list[str] = []
-    with pytest.raises(BuildError):
-        run_dbt(fresh, ["run", "-s", "tweets"], progress=said.append)
-    hint = [line for line in said if "run `dbt build -s +tweets`" in line]
-    assert len(hint) == 1 and "tweets reads stg_tweets, which is not built" in hint[0], said
     assert table_rows(lake, "silver", "tweets") == before
 
 
