@@ -1,15 +1,15 @@
 """The bronze files a build has yet to process, cut into batches that bound the build's memory.
 
 A build reads every new bronze file at once (dbt model ``stg_bronze_files``). For a day of new data that is
-what we want; for a large backlog (a first build of 10M tweets, ~12 GB of JSON) the staging tables and
+what we want; for a large backlog (a first build of a large archive) the staging tables and
 joins outgrow DuckDB's memory limit. :func:`batch_cuts` cuts the backlog into batches of about
 ``TWEETLAKE_BUILD_BATCH`` bytes of bronze, in ingest-date order so that each batch rewrites few silver
 partitions; :func:`dbt_runtime.runner.build` runs one incremental silver build per batch (the bound in
 ``TWEETLAKE_BRONZE_UNTIL``, read by ``stg_bronze_files``) and builds the rest of the project with the
 last one.
 
-The files are listed and compared with ``silver/bronze_files`` here the same way ``stg_bronze_files`` does
-(path, size, modification time), but only to choose where to cut: dbt stays the judge of what is new, and
+The files are listed and compared with ``_state/build/bronze_files`` here the same way ``stg_bronze_files``
+does (path, size, modification time), but only to choose where to cut: dbt stays the judge of what is new, and
 the last batch has no bound, so whatever dbt finds left is built.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dbt_runtime.state import state_url
 from foundation import lakefiles
 from foundation.lake import Lake
 from foundation.layout import BRONZE_GLOB
@@ -59,7 +60,7 @@ def pending_files(settings: Settings, *, full_refresh: bool = False) -> list[Bro
 
 
 def _processed(settings: Settings, lake: Lake) -> set[tuple[str, int, str]]:
-    files = lakefiles.list_files(lake.url("silver/bronze_files/**/*.parquet"), settings.s3_endpoint)
+    files = lakefiles.list_files(f"{state_url(lake, 'bronze_files')}/**/*.parquet", settings.s3_endpoint)
     if not files:
         return set()
     import duckdb

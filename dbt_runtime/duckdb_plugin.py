@@ -9,7 +9,9 @@ SQL functions registered on every connection (used by the macros in dbt_project/
 - ``tweetlake_ls(glob)``: the files matching a glob in the lake, as a list of {path, size, mtime};
 - ``tweetlake_scratch(location, name)``: a fresh folder to COPY a model's rows into;
 - ``tweetlake_install(scratch, location, mode, batch)``: swap those files into the lake (see
-  :mod:`foundation.lakefiles`).
+  :mod:`foundation.lakefiles`);
+- ``tweetlake_migrate_state(lake)``: move an older lake's build state to ``_state/build/``
+  (:mod:`dbt_runtime.state`; dbt's on-run-start calls it).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from dbt_runtime import state
 from foundation import lakefiles
 from foundation.lake import Lake
 from foundation.settings import is_remote
@@ -44,11 +47,15 @@ def register_lake_filesystem(conn: Any, lake: str, s3_endpoint: str | None) -> N
     def install(scratch: str, location: str, mode: str, batch: str) -> str:
         return lakefiles.install(scratch, location, mode, batch, endpoint)
 
+    def migrate_state(root: str) -> str:
+        return state.migrate(Lake(root, endpoint))
+
     functions: list[tuple[str, Any, list[str], str]] = [
         ("tweetlake_prepare", prepare_location, ["VARCHAR"], "VARCHAR"),
         ("tweetlake_ls", ls, ["VARCHAR"], LS_TYPE),
         ("tweetlake_scratch", lakefiles.scratch_dir, ["VARCHAR", "VARCHAR"], "VARCHAR"),
         ("tweetlake_install", install, ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+        ("tweetlake_migrate_state", migrate_state, ["VARCHAR"], "VARCHAR"),
     ]
     for name, func, params, returns in functions:
         try:

@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dbt_runtime import state
+from foundation.lake import Lake
+from foundation.layout import BUILD_STATE
 from foundation.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from foundation.workdir import work_dir
 
@@ -63,7 +66,7 @@ def dbt_env(
     """The environment dbt runs with: this process's, plus the lake settings profiles.yml reads."""
     env = dict(os.environ)
     # One batch of a bronze backlog (stg_bronze_files): an environment variable, not a --vars, because a
-    # changed var makes dbt parse the whole project again (~1.2 s per batch) where a changed env var
+    # changed var makes dbt parse the whole project again where a changed env var
     # re-parses only the file that reads it.
     env.pop(BRONZE_UNTIL_ENV, None)
     if bronze_until:
@@ -75,6 +78,8 @@ def dbt_env(
         env["TWEETLAKE_DUCKDB"] = settings.duckdb_path
     if gold_root:
         env["TWEETLAKE_GOLD_ROOT"] = gold_root
+    # staging and intermediate tables in memory: a pipeline build rebuilds them every time (profiles.yml)
+    env.setdefault("TWEETLAKE_STAGING_DB", ":memory:")
     env["DBT_PROFILES_DIR"] = str(REPO_ROOT)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env["DBT_TARGET_PATH"] = str(target_dir(settings))
@@ -163,6 +168,9 @@ def build(
     selection with whatever is left, so memory follows the batch, not the backlog. A failed batch leaves
     silver consistent (each batch records its bronze files last); the next build carries on from there.
     """
+    migrated = state.migrate(Lake.from_settings(settings))
+    if progress and migrated != "nothing to move":
+        progress(f"build state {migrated}")
     cuts = _batch_cuts(settings, select, full_refresh)
     total = len(cuts) + 1
     batches: list[BuildSummary] = []
@@ -170,7 +178,9 @@ def build(
         last = until is None
         if progress and cuts:
             what = (
-                "the remaining bronze files" if last else f"new bronze files up to {until.split('/', 1)[0]}"
+                f"new bronze files up to {until.split('/', 1)[0]}"
+                if until is not None
+                else "the remaining bronze files"
             )
             progress(f"batch {number}/{total}: {what}")
         args = ["build", *_selection(select if last else "tag:silver")]
@@ -185,8 +195,9 @@ def build(
                 raise
             done = "batch 1 is" if number == 2 else f"batches 1-{number - 1} are"
             raise BuildError(
-                f"{exc}\nbatch {number}/{total} failed; {done} built and recorded in silver/bronze_files. "
-                "Fix the cause, then run `tweetlake build` (without --full-refresh) to carry on from there."
+                f"{exc}\nbatch {number}/{total} failed; {done} built and recorded in "
+                f"{BUILD_STATE}/bronze_files. Fix the cause, then run `tweetlake build` (without "
+                "--full-refresh) to carry on from there."
             ) from None
     summary = _combined(batches) if len(batches) > 1 else batches[0]
     # seconds per model of this build, summed over its batches (read by benchmarks/run.py)

@@ -8,8 +8,10 @@ doing less work, never from approximating:
   (:class:`FastAnalyzer`; same output, checked against the original in the tests);
 - the texts are split into chunks scored by a pool of worker processes (one per core), streamed with a
   bounded number of chunks in flight so memory stays flat however many texts there are;
-- the build never rescores a text: scored text hashes are kept in the lake (``silver/tweet_sentiment``)
+- the build never rescores a text: scored text hashes are kept in the lake (``_state/build/tweet_sentiment``)
   and only texts whose hash is not there yet reach :func:`score_texts`.
+
+Labels (positive / neutral / negative) are the dbt project's (macro ``sentiment_label``), not this module's.
 
 Usable standalone (the benchmark times it on its own)::
 
@@ -31,7 +33,6 @@ from typing import Any
 
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
-POSITIVE = 0.05  # VADER's convention: compound >= 0.05 positive, <= -0.05 negative, neutral between
 CHUNK = 4000  # texts per task: big enough to amortise pickling, small enough to balance the workers
 MIN_PARALLEL = 20000  # below this, starting a pool costs more than it saves
 
@@ -100,17 +101,6 @@ def score_text(text: str | None) -> float:
     if not text:
         return 0.0
     return float(analyzer().polarity_scores(text)["compound"])
-
-
-def label(score: float | None) -> str:
-    """``positive`` / ``neutral`` / ``negative`` by VADER's own thresholds."""
-    if score is None:
-        return "neutral"
-    if score >= POSITIVE:
-        return "positive"
-    if score <= -POSITIVE:
-        return "negative"
-    return "neutral"
 
 
 def _score_chunk(texts: Sequence[str]) -> list[float]:

@@ -25,6 +25,7 @@ import uuid
 from typing import Any
 
 from foundation.lake import Lake
+from foundation.layout import GOLD, SILVER, STAGING_GOLD, STATE
 from foundation.settings import is_remote
 
 MODES = ("partitions", "overwrite", "table", "append", "file")
@@ -70,12 +71,35 @@ def scratch_dir(location: str, name: str) -> str:
 
 
 def _local_lake_root(location: str) -> str:
-    """``/lake`` for ``/lake/silver/tweets`` or ``/lake/_staging/gold/x.parquet`` (a sibling otherwise)."""
+    """``/lake`` for ``/lake/silver/tweets``, ``/lake/_state/build/bronze_files`` or
+    ``/lake/_staging/gold/x.parquet`` (a sibling otherwise)."""
     parts = os.path.abspath(location).split(os.sep)
-    for marker in ("silver", "_staging", "gold"):
+    for marker in (SILVER, STATE, STAGING_GOLD.split("/")[0], GOLD):
         if marker in parts:
             return os.sep.join(parts[: len(parts) - 1 - parts[::-1].index(marker)]) or os.sep
     return os.path.dirname(os.path.abspath(location))
+
+
+def move(source: str, target: str, s3_endpoint: str | None = None) -> None:
+    """Move one file within the lake: a rename locally; on S3 a copy, then the source deleted. A target
+    that already exists is kept (and the source dropped): the move was done once already."""
+    fs, src = _lake_of(source, s3_endpoint)
+    dst = _lake_of(target, s3_endpoint)[1]
+    if fs.exists(dst):
+        fs.rm(src)
+    elif is_remote(source):
+        fs.copy(src, dst)
+        fs.rm(src)
+    else:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.replace(src, dst)
+
+
+def remove_tree(location: str, s3_endpoint: str | None = None) -> None:
+    """Remove a folder and everything below it (nothing if it does not exist)."""
+    fs, path = _lake_of(location, s3_endpoint)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
 
 
 def _put(fs: Any, remote: bool, local: str, target: str) -> None:
@@ -128,27 +152,27 @@ def install(scratch: str, location: str, mode: str, batch: str = "", s3_endpoint
             _put(fs, remote, local, posixpath.join(target_root, f"part-{batch}-{i}.parquet"))
         _cleanup(scratch)
         return f"{location}: appended {len(new)} file(s)"
-    written: set[str] = set()
-    for local in new:
-        rel = os.path.relpath(local, scratch).replace(os.sep, "/")
-        target = posixpath.join(target_root, rel)
-        _put(fs, remote, local, target)
-        written.add(target)
+    written = {_put_relative(fs, remote, local, scratch, target_root) for local in new}
     # stale files: only after every new file is in place
     partitions = {posixpath.dirname(p) for p in written}
-    stale: list[str] = []
-    for path in _files_under(fs, target_root):
-        if path in written:
-            continue
-        parent = posixpath.dirname(path)
-        if mode in ("overwrite", "table") or parent in partitions:
-            stale.append(path)
+    stale = [
+        path
+        for path in _files_under(fs, target_root)
+        if path not in written and (mode in ("overwrite", "table") or posixpath.dirname(path) in partitions)
+    ]
     if stale:
         fs.rm(stale)
     if not remote:
         _remove_empty_dirs(target_root)
     _cleanup(scratch)
     return f"{location}: {len(written)} file(s) in {len(partitions)} partition(s), {len(stale)} stale removed"
+
+
+def _put_relative(fs: Any, remote: bool, local: str, scratch: str, target_root: str) -> str:
+    """Move a scratch file to the same relative path under ``target_root``; the path it now has."""
+    target = posixpath.join(target_root, os.path.relpath(local, scratch).replace(os.sep, "/"))
+    _put(fs, remote, local, target)
+    return target
 
 
 def _remove_empty_dirs(root: str) -> None:

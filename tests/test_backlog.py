@@ -1,4 +1,4 @@
-"""Cutting a bronze backlog into build batches (ingestion/backlog.py): the cut points and what is pending.
+"""Cutting a bronze backlog into build batches (dbt_runtime/backlog.py): the cut points and what is pending.
 
 The batched build itself runs for real in tests/test_dbt_models.py (batched lake == full refresh).
 """
@@ -48,7 +48,7 @@ def test_sort_key_orders_by_ingest_date_before_path() -> None:
     assert lake_relative("s3://bucket/prefix/bronze/source=s/x.jsonl") == "bronze/source=s/x.jsonl"
 
 
-def test_pending_files_skip_what_silver_recorded(tmp_path: Path) -> None:
+def test_pending_files_skip_what_the_build_state_recorded(tmp_path: Path) -> None:
     root = tmp_path / "lake"
     names = []
     for day in ("2026-10-02", "2026-10-01"):
@@ -59,9 +59,9 @@ def test_pending_files_skip_what_silver_recorded(tmp_path: Path) -> None:
     settings = load_settings({"TWEETLAKE_LAKE": str(root)})
     pending = pending_files(settings)
     assert [f.bronze_file for f in pending] == sorted(names)  # ingest date order
-    # silver/bronze_files as the dbt model writes it: the first file processed with this size and mtime
+    # _state/build/bronze_files as the dbt model writes it: the first file processed with this size and mtime
     first = pending[0]
-    (root / "silver/bronze_files/dt=2026-10-01").mkdir(parents=True)
+    (root / "_state/build/bronze_files/dt=2026-10-01").mkdir(parents=True)
     con = duckdb.connect()
     con.execute(
         "copy (select ? as bronze_file, ? as size, ? as mtime) to ?",
@@ -69,7 +69,7 @@ def test_pending_files_skip_what_silver_recorded(tmp_path: Path) -> None:
             first.bronze_file,
             first.size,
             first.mtime,
-            str(root / "silver/bronze_files/dt=2026-10-01/data_0.parquet"),
+            str(root / "_state/build/bronze_files/dt=2026-10-01/data_0.parquet"),
         ],
     )
     con.close()
@@ -87,3 +87,36 @@ def test_batch_size_setting() -> None:
     assert parse_bytes("X", "1.5 gb") == int(1.5 * 2**30)
     with pytest.raises(ConfigError, match="TWEETLAKE_BUILD_BATCH='lots' is not a size"):
         load_settings({"TWEETLAKE_BUILD_BATCH": "lots"})
+
+
+def test_state_kept_in_silver_by_an_older_layout_moves_to_the_state_area(tmp_path: Path) -> None:
+    """dbt_runtime.state.migrate: silver/bronze_files and silver/tweet_sentiment move, same relative paths,
+    to _state/build/; a file already moved (an interrupted S3 move) is kept; a second call moves nothing."""
+    from dbt_runtime.state import migrate
+    from foundation.lake import Lake
+
+    root = tmp_path / "lake"
+    old = {
+        "silver/bronze_files/dt=2026-10-01/data_0.parquet": b"a",
+        "silver/bronze_files/dt=2026-10-02/data_0.parquet": b"b",
+        "silver/tweet_sentiment/part-x-0.parquet": b"c",
+        "silver/tweet_sentiment/data_0.parquet": b"old copy",
+        "silver/tweets/dt=2026-10-01/data_0.parquet": b"t",
+    }
+    for rel, data in old.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    (root / "_state/build/tweet_sentiment").mkdir(parents=True)
+    (root / "_state/build/tweet_sentiment/data_0.parquet").write_bytes(b"moved")
+    lake = Lake(str(root))
+    assert migrate(lake) == "moved to _state/build/ bronze_files: 2 file(s), tweet_sentiment: 2 file(s)"
+    assert sorted(lake.walk_files("_state/build")) == [
+        "_state/build/bronze_files/dt=2026-10-01/data_0.parquet",
+        "_state/build/bronze_files/dt=2026-10-02/data_0.parquet",
+        "_state/build/tweet_sentiment/data_0.parquet",
+        "_state/build/tweet_sentiment/part-x-0.parquet",
+    ]
+    assert lake.read_bytes("_state/build/tweet_sentiment/data_0.parquet") == b"moved"
+    assert lake.read_bytes("_state/build/bronze_files/dt=2026-10-02/data_0.parquet") == b"b"
+    assert sorted(p.name for p in (root / "silver").iterdir()) == ["tweets"]
+    assert migrate(lake) == "nothing to move"

@@ -42,7 +42,8 @@ def test_incremental_build_on_s3(s3_settings: Settings) -> None:
     assert not lake.exists(stale)
     ids = silver_ids(s3_settings)
     assert len(ids) == len(set(ids)) and set(ids) == bronze_tweet_ids(lake) and len(ids) > len(first)
-    assert len(lake.glob("silver/bronze_files/*/*.parquet")) == 3
+    assert len(lake.glob("_state/build/bronze_files/*/*.parquet")) == 3
+    assert lake.glob("_state/build/tweet_sentiment/*.parquet") and not lake.exists("silver/bronze_files")
 
     # every table is there, one file per partition, nothing temporary left
     for table in PARTITIONED:

@@ -6,7 +6,8 @@ import random
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from dbt_runtime.sentiment import FastAnalyzer, label, score_distinct, score_texts
+from dbt_runtime.sentiment import FastAnalyzer, score_distinct, score_texts
+from foundation.settings import Settings
 
 EDGE_CASES = [
     "",
@@ -63,11 +64,30 @@ def test_pool_scores_equal_single_process_and_repeat_texts_once() -> None:
     assert repeated[1] == repeated[3] == 0.0
 
 
-def test_labels_follow_vader_thresholds() -> None:
-    assert [label(s) for s in (0.05, 0.0499, -0.0499, -0.05, None)] == [
+def test_sentiment_label_macro_at_the_thresholds(local_settings: Settings) -> None:
+    """The dbt macro sentiment_label (the one home of the thresholds, var sentiment_threshold): a score
+    at the threshold is positive, at minus the threshold negative, just inside either neutral."""
+    import json
+
+    from dbt_runtime.runner import run_dbt
+
+    said: list[str] = []
+    sql = (
+        "select s, {{ sentiment_label('cast(s as double)') }} as label "
+        "from (values (1.0), (0.05), (0.0499), (0.0), (-0.0499), (-0.05), (-1.0)) t(s) order by s desc"
+    )
+    run_dbt(
+        local_settings,
+        ["show", "--inline", sql, "--limit", "10", "--output", "json", "--quiet"],
+        progress=said.append,
+    )
+    shown = json.loads("\n".join(line.removeprefix("  dbt | ") for line in said))["show"]
+    assert [row["label"] for row in shown] == [
+        "positive",
         "positive",
         "neutral",
         "neutral",
-        "negative",
         "neutral",
+        "negative",
+        "negative",
     ]

@@ -1,17 +1,17 @@
-{#- Reading bronze: the explicit schema, one definition in parts (models/silver/__sources.yml meta). -#}
+{#- Reading bronze: the explicit schema, one definition in parts (models/staging/__sources.yml meta). -#}
 
-{#- the `columns` argument of read_json for one kind of read:
-    full    every field silver uses (the source's external_location, the benchmark floor);
+{#- the `columns` argument of read_json for one of the two reads a build makes of each new file (the
+    whole page is the source's own external_location, which the benchmark floor reads):
     tweets  the envelope, response.data, and the id and username of includes.users (stg_bronze_tweets:
             a tweet's author is looked up in its own page);
     pages   the envelope, includes and errors, and of response.data only the ids (stg_bronze_pages).
     Each read parses only what it keeps: two narrow reads of a file cost less than one wide read whose
-    nested lists of tweets must be materialized for everything downstream (measured: benchmarks/). -#}
-{% macro bronze_columns(kind='full') -%}
+    nested lists of tweets must be materialized for everything downstream. -#}
+{% macro bronze_columns(kind) -%}
   {%- if not execute -%}{{ return("{'envelope': 'json', 'response': 'json'}") }}{%- endif -%}
   {%- for node in graph.sources.values() if node.source_name == 'bronze' and node.name == 'pages' -%}
     {%- set meta = node.source_meta -%}
-    {%- set data = meta['tweet'] if kind != 'pages' else 'struct(id varchar)' -%}
+    {%- set data = meta['tweet'] if kind == 'tweets' else 'struct(id varchar)' -%}
     {%- set rest = ', includes struct(users ' ~ meta['page_user'] ~ '[])' if kind == 'tweets' else
           ', includes struct(users ' ~ meta['user'] ~ '[], tweets ' ~ meta['included_tweet'] ~ '[]), errors '
           ~ meta['error'] ~ '[]' -%}
@@ -80,7 +80,7 @@
 {%- endmacro %}
 
 
-{#- the order in which a backlog is cut into batches (ingestion/backlog.py, BronzeFile.sort_key):
+{#- the order in which a backlog is cut into batches (dbt_runtime/backlog.py, BronzeFile.sort_key):
     `<ingest_date>/<bronze_file>`, so a batch covers a few days of every stream -#}
 {% macro bronze_sort_key(bronze_file) -%}
   regexp_extract({{ bronze_file }}, 'ingest_date=([0-9-]+)', 1) || '/' || {{ bronze_file }}

@@ -20,7 +20,7 @@
 {% macro winning_observations(partitions) -%}
     select observations.*
     from {{ ref('stg_tweets') }} as observations
-    semi join {{ ref('stg_tweet_latest') }} as latest
+    semi join {{ ref('int_tweet_latest') }} as latest
         on latest.page_id = observations.page_id
         and latest.position = observations.position
     {%- if partitions is not none %}

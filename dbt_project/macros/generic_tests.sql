@@ -1,13 +1,5 @@
 {#- Generic data tests used in the models' .yml files. -#}
 
-{% test unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as n
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
-{% endtest %}
-
-
 {% test between(model, column_name, min_value, max_value) %}
 select {{ column_name }}
 from {{ model }}

@@ -5,10 +5,10 @@
   - `incremental` keeps its state in the .duckdb file; here the lake is the only truth, so a deleted
     .duckdb file (or a new machine) must change nothing. Every decision below is taken from the lake's
     files: is there a table yet (any Parquet under its folder), which partitions exist, which bronze files
-    were processed (silver/bronze_files).
+    were processed (_state/build/bronze_files).
   - `external` rewrites the whole table on every run (cost grows with the lake) and writes in place.
 
-  How a run writes (see ingestion/lakefiles.py for the file moves):
+  How a run writes (see foundation/lakefiles.py for the file moves):
   1. the model's SQL runs into a DuckDB table `<model>__batch` (a gold file, the model's whole result,
      is COPYed straight from the query instead). Partitioned models (config partition_by, always the
      column `dt`) return the COMPLETE new content of every partition they return (new rows
@@ -36,6 +36,7 @@
   {%- set target_relation = this.incorporate(type='view') -%}
   {%- set batch_relation = api.Relation.create(
         database='scratch', schema='main', identifier=this.identifier ~ '__batch', type='table') -%}
+  {{ require_upstream() }}
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- if existing_relation is not none and existing_relation.type != 'view' -%}
     {{ adapter.drop_relation(existing_relation) }}
@@ -90,13 +91,12 @@
     {%- set scratch = run_query("select tweetlake_scratch('" ~ location ~ "', '" ~ this.identifier ~ "')")[0][0] -%}
     {%- if mode == 'file' -%}
       {#- a gold file is the model's whole result: COPYed straight from the query, no batch table (one
-          would hold every row first: at 10M tweets, tweets_export's 10M rows spilled past memory_limit) -#}
+          would hold every row first, and the largest gold files would spill past memory_limit) -#}
       {%- set rows = run_query("copy (\n" ~ sql ~ "\n) to '" ~ scratch ~ "/" ~ this.identifier ~ ".parquet' (format parquet)")[0][0] -%}
     {%- elif partition_by and mode != 'table' and rows > 0 -%}
       {#- one COPY per partition, into the same hive layout (dt=<value>/data_0.parquet, dt not in the file)
-          as DuckDB's partitioned COPY writes, at half its CPU (measured: silver.tweets at 1M tweets, 30
-          partitions, 3.8 s -> 1.7 s); the scratch folder is always local. All the COPYs go in one
-          statement (one round trip through dbt, not 60: ~0.3 s less per model of 30 partitions). -#}
+          as DuckDB's partitioned COPY writes, at a fraction of its CPU; the scratch folder is always local.
+          All the COPYs go in one statement (one round trip through dbt, not one per partition). -#}
       {%- set files = {} -%}
       {%- for value in run_query('select distinct ' ~ partition_by ~ ' from ' ~ batch_relation).columns[0].values() -%}
         {%- do files.update({scratch ~ '/' ~ partition_by ~ '=' ~ ('NULL' if value is none else value) ~ '/data_0.parquet': value}) -%}
@@ -243,4 +243,22 @@
     {{ return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') }}
   {%- endif -%}
   {{ return(relation) }}
+{%- endmacro %}
+
+
+{#- A model selected on its own (`dbt run -s tweets`) reads the tables its upstream models left in the work
+    DuckDB file at the last build. When one is not there (a new work file, or never built), stop with one
+    line saying what to run, rather than DuckDB's "Catalog Error: Table ... does not exist". -#}
+{% macro require_upstream() -%}
+  {%- if execute -%}
+  {%- for node_id in model.depends_on.nodes if node_id.startswith('model.') -%}
+    {%- set node = graph.nodes[node_id] -%}
+    {%- if node.config.materialized != 'ephemeral' and adapter.get_relation(
+          database=node.database, schema=node.schema, identifier=node.alias) is none -%}
+      {{ exceptions.raise_compiler_error(
+           model.name ~ " reads " ~ node.name ~ ", which is not built in this work database: run `dbt build -s +"
+           ~ model.name ~ "` (the model and everything upstream of it) instead") }}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- endif -%}
 {%- endmacro %}

@@ -1,5 +1,5 @@
 {#- Where models land in the lake. Silver: <lake>/silver/<table>/ (a folder of Parquet, hive-partitioned
-    by `dt` where large). Gold is built aside under gold_root() and published to <lake>/gold/ by
+    by `dt` where large). Build state: <lake>/_state/build/<table>/. Gold is built aside under gold_root() and published to <lake>/gold/ by
     `tweetlake publish` once validation passes (write-audit-publish). -#}
 
 {% macro lake_root() -%}
@@ -12,6 +12,12 @@
 
 {% macro silver_location(name) -%}
 {{ lake_root() }}/silver/{{ name }}
+{%- endmacro %}
+
+{#- What a build keeps between builds (the bronze files processed, the sentiment cache): pipeline state,
+    not tables for users, in <lake>/_state/build/<name>/ (foundation.layout.BUILD_STATE). -#}
+{% macro state_location(name) -%}
+{{ lake_root() }}/_state/build/{{ name }}
 {%- endmacro %}
 
 {% macro gold_location(name) -%}

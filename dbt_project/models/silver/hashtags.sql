@@ -1,7 +1,7 @@
 {{ config(location=silver_location('hashtags'), partition_by='dt') }}
 {#- One row per hashtag occurrence in a tweet (its latest observation). -#}
 -- depends_on: {{ ref('stg_tweets') }}
--- depends_on: {{ ref('stg_tweet_latest') }}
+-- depends_on: {{ ref('int_tweet_latest') }}
 -- depends_on: {{ ref('tweets') }}
 {%- set partitions = entity_partitions() %}
 

@@ -3,7 +3,7 @@
     author and text when the same page's includes.tweets carries it (is_available; a deleted or protected
     tweet is only known by its id, and the page's errors say why). -#}
 -- depends_on: {{ ref('stg_tweets') }}
--- depends_on: {{ ref('stg_tweet_latest') }}
+-- depends_on: {{ ref('int_tweet_latest') }}
 -- depends_on: {{ ref('tweets') }}
 {%- set partitions = entity_partitions() %}
 

@@ -57,8 +57,8 @@ combined as (
 ),
 {%- endif %}
 
--- the same observation twice (a page ingested again): rare, so only those keys go through a window
--- (a window over every row: measured 1.37 s against 1.02 s at 1M tweets)
+-- the same observation twice (a page ingested again): rare, so only those keys go through a window,
+-- not every row
 repeated as (
 
     select tweet_id, observed_at, stream

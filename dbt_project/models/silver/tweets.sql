@@ -3,7 +3,7 @@
     changes partition, so an incremental build rewrites only the partitions its new observations touch,
     merging them with the rows already there. -#}
 -- depends_on: {{ ref('stg_tweets') }}
--- depends_on: {{ ref('stg_tweet_latest') }}
+-- depends_on: {{ ref('int_tweet_latest') }}
 {%- set incremental = lake_is_incremental() -%}
 {%- set partitions = distinct_values(ref('stg_tweets'), 'created_date') if incremental else none -%}
 {%- set existing = lake_existing(partitions) if incremental else none %}
@@ -28,7 +28,7 @@ latest as (
 
     select observations.*, winners.first_seen_at, winners.last_seen_at
     from observations
-    inner join {{ ref('stg_tweet_latest') }} as winners
+    inner join {{ ref('int_tweet_latest') }} as winners
         on winners.page_id = observations.page_id
         and winners.position = observations.position
 
@@ -57,11 +57,7 @@ renamed as (
         latest.impression_count,
         latest.bookmark_count,
         coalesce(sentiment.sentiment_score, 0.0) as sentiment_score,
-        case
-            when coalesce(sentiment.sentiment_score, 0.0) >= 0.05 then 'positive'
-            when coalesce(sentiment.sentiment_score, 0.0) <= -0.05 then 'negative'
-            else 'neutral'
-        end as sentiment_label,
+        {{ sentiment_label('coalesce(sentiment.sentiment_score, 0.0)') }} as sentiment_label,
         latest.source,
         latest.endpoint,
         latest.stream,

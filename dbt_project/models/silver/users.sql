@@ -6,8 +6,8 @@
 
 with latest as (
 
-    -- one row per user already: the batch's latest observation (stg_users)
-    select * exclude (page_id) from {{ ref('stg_users') }}
+    -- one row per user already: the batch's latest observation (int_user_latest)
+    select * exclude (page_id) from {{ ref('int_user_latest') }}
 
 ),
 

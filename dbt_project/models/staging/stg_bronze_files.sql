@@ -1,15 +1,15 @@
 {#- The bronze files this build processes: every file on a full refresh, otherwise the files that
-    silver/bronze_files does not list yet with the same size and modification time (a rewritten file,
+    _state/build/bronze_files does not list yet with the same size and modification time (a rewritten file,
     e.g. a rerun of the same run key, is processed again; every silver merge is idempotent). The state
     lives in the lake, so a deleted .duckdb file or a new machine changes nothing.
     With a bound (a sort key, macro bronze_sort_key) in the environment variable TWEETLAKE_BRONZE_UNTIL (or
-    the var `bronze_until`), only the new files up to it: one batch of a large backlog (ingestion/backlog.py;
+    the var `bronze_until`), only the new files up to it: one batch of a large backlog (dbt_runtime/backlog.py;
     `tweetlake build` runs the batches, and sets the variable rather than a var: a changed env var makes dbt
     re-parse this file only, a changed var the whole project). -#}
-{%- set processed = [] if should_full_refresh() else lake_table_files(silver_location('bronze_files')) %}
+{%- set processed = [] if should_full_refresh() else lake_table_files(state_location('bronze_files')) %}
 {%- set until = var('bronze_until', env_var('TWEETLAKE_BRONZE_UNTIL', '')) %}
 
-with listing as (
+with source as (
 
     select unnest(tweetlake_ls('{{ bronze_glob() }}')) as f
 
@@ -22,7 +22,7 @@ files as (
         {{ lake_relative('f.path') }} as bronze_file,
         f.size as size,
         f.mtime as mtime
-    from listing
+    from source
     {%- if until %}
     where {{ bronze_sort_key(lake_relative('f.path')) }} <= '{{ until | replace("'", "''") }}'
     {%- endif %}

@@ -4,7 +4,7 @@
 -- depends_on: {{ source('bronze', 'pages') }}
 -- depends_on: {{ ref('stg_bronze_files') }}
 
-with pages as (
+with source as (
 
     {{ bronze_pages('pages') }}
 
@@ -27,7 +27,7 @@ renamed as (
         response.includes.users as included_users,
         response.includes.tweets as included_tweets,
         response.errors as errors
-    from pages
+    from source
 
 )
 

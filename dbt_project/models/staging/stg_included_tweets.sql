@@ -1,7 +1,7 @@
 {#- The tweets a page includes (includes.tweets: the tweets its tweets reply to, quote or retweet), by
     page: referenced_tweets looks a reference up in the same page. -#}
 
-with pages as (
+with source as (
 
     select * from {{ ref('stg_bronze_pages') }}
     where len(included_tweets) > 0
@@ -11,7 +11,7 @@ with pages as (
 included as (
 
     select page_id, unnest(included_tweets) as t
-    from pages
+    from source
 
 ),
 

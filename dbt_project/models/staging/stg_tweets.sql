@@ -1,10 +1,10 @@
 {#- Every observation of a tweet in the new bronze pages, flattened and typed. The author's username comes
     from the SAME page's includes.users, looked up in the page's own list of user ids (list_position),
-    not by a join: measured at 1M tweets, ~3 s less than a hash join against every page's users. -#}
--- Built after stg_users, which is 2x faster while DuckDB's memory holds only the pages, not these tweets:
--- depends_on: {{ ref('stg_users') }}
+    not by a join against every page's users. -#}
+-- Built after int_user_latest, which is faster while DuckDB's memory holds only the pages, not these tweets:
+-- depends_on: {{ ref('int_user_latest') }}
 
-with observations as (
+with source as (
 
     select * from {{ ref('stg_bronze_tweets') }}
 
@@ -47,7 +47,7 @@ renamed as (
         page_id,
         page_number,
         position
-    from observations
+    from source
 
 ),
 

@@ -1,7 +1,7 @@
-{#- The distinct cleaned texts of the new tweets that have never been scored (silver/tweet_sentiment keeps
+{#- The distinct cleaned texts of the new tweets that have never been scored (_state/build/tweet_sentiment keeps
     every scored text's hash in the lake, so no text is ever scored twice, even after --full-refresh). -#}
 -- depends_on: {{ ref('stg_tweets') }}
-{%- set scored = lake_table_files(silver_location('tweet_sentiment')) %}
+{%- set scored = lake_table_files(state_location('tweet_sentiment')) %}
 
 with texts as (
 

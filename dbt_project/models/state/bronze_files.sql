@@ -1,4 +1,4 @@
-{{ config(location=silver_location('bronze_files'), partition_by='dt') }}
+{{ config(location=state_location('bronze_files'), partition_by='dt') }}
 {#- The bronze files silver has processed (path relative to the lake, size, modification time): the
     state of incremental builds, kept in the lake. Built LAST, after every other silver table, so a failed
     build leaves these files unrecorded and the next build processes them again. -#}

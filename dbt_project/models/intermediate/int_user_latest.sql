@@ -1,9 +1,8 @@
 {#- The latest observation of each user profile in the new bronze pages (their includes.users), with the
     user's first and last observation times in this batch. A page includes every user it mentions, so the
-    observations far outnumber the users (1.8M observations of 40k users at 1M tweets): the winner of each
-    user is chosen on the ids alone (page and position), then only the winners' profiles are read out of
-    their pages' lists. Unnesting every profile and choosing among the wide rows took ~4 s at 1M tweets,
-    this ~0.5 s. -#}
+    observations far outnumber the users (tens of observations per user): the winner of each user is
+    chosen on the ids alone (page and position), then only the winners' profiles are read out of their
+    pages' lists and renamed, rather than unnesting every profile and choosing among the wide rows. -#}
 
 with pages as (
 
