@@ -34,8 +34,9 @@ def floor_query(lake: str) -> str:
 def main(lake: str) -> int:
     con = duckdb.connect()
     con.execute("set preserve_insertion_order = false")
-    tweets = con.execute(floor_query(lake)).fetchone()[0]
-    print(tweets)
+    row = con.execute(floor_query(lake)).fetchone()
+    assert row is not None  # an aggregate without group by always returns one row
+    print(row[0])
     return 0
 
 
