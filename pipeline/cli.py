@@ -35,8 +35,8 @@ def say(message: str) -> None:
 def _raisable(*names: str) -> tuple[type[BaseException], ...]:
     """The exception classes ``module:Class`` among ``names`` whose module is already imported.
 
-    An exception can only be raised once its module is loaded, and importing them up front would cost every
-    command their imports (fsspec, pandas via Great Expectations) before it even parses its flags.
+    An exception can only be raised once its module is loaded; importing them up front would load those
+    modules (and, for the quality gate, Great Expectations and pandas) for every command, even ``--help``.
     """
     found: list[type[BaseException]] = []
     for name in names:
