@@ -1,4 +1,5 @@
-# tweetlake: `make demo` builds a working lake from generated tweets; `make test` runs the whole suite.
+# tweetlake: `make demo` builds a working lake from generated tweets; `make test` runs the whole suite,
+# `make test-fast` the quick layer only (every test not marked slow: no dbt, Great Expectations or Airflow runs).
 # Needs only Python 3.11 and pip: uv is bootstrapped into .tweetlake/bootstrap when it is not on PATH.
 
 PYTHON ?= python3.11
@@ -12,7 +13,7 @@ export UV_PYTHON := $(shell command -v $(PYTHON) 2>/dev/null || command -v pytho
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install chromium demo test lint format bench airflow airflow-stop clean help
+.PHONY: install chromium demo test test-fast lint format bench airflow airflow-stop clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,8 +41,11 @@ chromium:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null; \
 	  else echo "note: chromium not installed (needs root + apt-get): the report rendering test will be skipped"; fi; }
 
-test: install chromium  ## run the whole test suite
+test: install chromium  ## run the whole test suite (the quick layer and the end-to-end layer)
 	$(BIN)/pytest
+
+test-fast: install  ## the quick layer: every test not marked slow (under a minute)
+	$(BIN)/pytest -m "not slow"
 
 lint: install  ## ruff (style, complexity), import-linter (the layers), mypy (types)
 	$(BIN)/ruff check .

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from orchestration.alerts import alert_on_failure
+from orchestration.alerts import alert_on_failure, alert_on_run_failure
 from orchestration.assets import lake_assets
 
 LAKE = lake_assets()
@@ -28,6 +28,7 @@ LAKE = lake_assets()
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "data-platform", "retries": 0, "on_failure_callback": alert_on_failure},
+    on_failure_callback=alert_on_run_failure,
     tags=["tweetlake", "example"],
     doc_md=__doc__,
 )

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from airflow.sdk import Asset
 
+from foundation.layout import BRONZE, GOLD, SILVER
 from foundation.settings import is_remote, load_settings
 
-LAYERS = ("bronze", "silver", "gold")
+LAYERS = (BRONZE, SILVER, GOLD)
 
 
 def layer_uri(lake: str, layer: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from airflow.sdk import CronDataIntervalTimetable
 from airflow.sdk.exceptions import AirflowFailException
 
-from foundation.layout import SOURCES
+from foundation.layout import PUBLISHED, SOURCES
 from foundation.settings import ConfigError, Settings
 from orchestration.settings import airflow_settings
 
@@ -309,6 +309,6 @@ def describe_gold_update(triggering_asset_events: Any = None) -> dict[str, Any]:
             extra = dict(getattr(event, "extra", None) or {})
             events.append({"asset": getattr(asset, "uri", str(asset)), **extra})
             log.info("gold published by run %s: %s", extra.get("run_id"), extra.get("tables"))
-    published = Lake.from_settings(airflow_settings("sample")).read_json("gold/_published.json", default={})
+    published = Lake.from_settings(airflow_settings("sample")).read_json(PUBLISHED, default={})
     log.info("gold in the lake now: %s", published)
     return {"events": events, "published": published or {}}

@@ -1,230 +1,329 @@
-"""``tweetlake``: the command line. Every command calls the same functions as the Airflow DAG."""
+"""``tweetlake``: the command line (click). Every command calls the same functions as the Airflow DAG.
+
+Exit codes: 0 ok, 1 failed, 2 configuration error (a bad flag or value too), 3 quality gate failed,
+130 interrupted. Start-up stays light: pandas, dbt, Great Expectations and DuckDB load only inside commands.
+"""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
+
+import click
 
 from foundation.layout import SOURCES
 from foundation.settings import ConfigError, Settings, load_settings
 
+EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_QUALITY = 3
+EXIT_INTERRUPTED = 130
+INTERRUPTED = "tweetlake: interrupted; rerun the same command: runs are idempotent"
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+# -- errors -> exit codes -----------------------------------------------------------------------------------
+def _raisable(*names: str) -> tuple[type[BaseException], ...]:
+    """The exception classes ``module:Class`` among ``names`` whose module is already imported.
+
+    An exception can only be raised once its module is loaded; importing them up front would load those
+    modules (and, for the quality gate, Great Expectations and pandas) for every command, even ``--help``.
+    """
+    found: list[type[BaseException]] = []
+    for name in names:
+        module, _, cls = name.partition(":")
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], cls))
+    return tuple(found)
 
 
-def _lake_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--lake", help="lake root: a folder or s3://bucket/prefix (default: $TWEETLAKE_LAKE or ./lake)"
+# Failures a user can act on (the message says what to do): exit 1 with the message, no traceback.
+FAILURES = ("dbt_runtime.runner:BuildError", "foundation.lake:LakeError", "foundation.workdir:LakeBusy")
+
+
+def exit_status(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and stderr message for an error a command raised; None for an unexpected one."""
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG, f"tweetlake: configuration error: {exc}"
+    if isinstance(exc, _raisable("expectations.validate:QualityGateFailed")):
+        return EXIT_QUALITY, f"tweetlake: {exc}"
+    failures = _raisable(*FAILURES)
+    if isinstance(exc, (*failures, FileNotFoundError, PermissionError)):
+        return EXIT_FAILED, f"tweetlake: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, INTERRUPTED
+    return None
+
+
+class CommandFailed(Exception):
+    """A command's error, mapped to its exit code and stderr message (see :func:`exit_status`)."""
+
+    def __init__(self, exit_code: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.message = message
+
+
+class TweetlakeGroup(click.Group):
+    """Turns what a command raises into its exit code; ``-v`` lets unexpected errors through (a traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: a bad flag or value of a subcommand (exit 2), --help (0)
+        except (Exception, KeyboardInterrupt) as exc:
+            status = exit_status(exc)
+            if status is None:
+                if ctx.params.get("verbose"):
+                    raise
+                message = f"tweetlake: {type(exc).__name__}: {exc}\n(rerun with -v for the full traceback)"
+                status = EXIT_FAILED, message
+            raise CommandFailed(*status) from exc
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in pipeline order (ingest, build, validate, ...), not alphabetical
+
+
+class SectionedCommand(click.Command):
+    """Lists the source options under their own heading, as the help always did."""
+
+    SOURCE_OPTIONS = frozenset(
+        {"source", "path", "tweets", "days", "end_date", "seed", "start_time", "end_time"}
     )
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {"Options": [], "Source": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                sections["Source" if param.name in self.SOURCE_OPTIONS else "Options"].append(record)
+        for title, rows in sections.items():
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
-def _source_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("source")
-    g.add_argument(
+
+# -- options -------------------------------------------------------------------------------------------------
+class IsoDate(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
+
+
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several click options as one decorator, listed in help in the order given."""
+
+    def apply(f: F) -> F:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+lake_option = click.option(
+    "--lake", help="lake root: a folder or s3://bucket/prefix (default: $TWEETLAKE_LAKE or ./lake)"
+)
+full_refresh_option = click.option(
+    "--full-refresh", is_flag=True, help="rebuild incremental models from all bronze"
+)
+source_options = _options(
+    click.option(
         "--source",
-        choices=SOURCES,
+        type=click.Choice(SOURCES),
         default="sample",
         help="where tweets come from (default: sample, generated, no credentials needed)",
-    )
-    g.add_argument(
+    ),
+    click.option(
         "--path",
         help="replay: a recorded API v2 response (.json), twarc2 archive (.jsonl) or a folder of them",
-    )
-    g.add_argument("--tweets", type=int, help="sample: how many tweets to generate (default 3000)")
-    g.add_argument("--days", type=int, help="sample: over how many days (default 3)")
-    g.add_argument(
-        "--end-date", type=_date, help="sample: last day generated (default yesterday, the last full UTC day)"
-    )
-    g.add_argument("--seed", type=int, help="sample: random seed (default 42)")
-    g.add_argument("--start-time", help="api: window start, ISO 8601 UTC (e.g. 2026-11-20T00:00:00Z)")
-    g.add_argument("--end-time", help="api: window end, ISO 8601 UTC")
+    ),
+    click.option("--tweets", type=int, help="sample: how many tweets to generate (default 3000)"),
+    click.option("--days", type=int, help="sample: over how many days (default 3)"),
+    click.option(
+        "--end-date",
+        type=IsoDate(),
+        help="sample: last day generated (default yesterday, the last full UTC day)",
+    ),
+    click.option("--seed", type=int, help="sample: random seed (default 42)"),
+    click.option("--start-time", help="api: window start, ISO 8601 UTC (e.g. 2026-11-20T00:00:00Z)"),
+    click.option("--end-time", help="api: window end, ISO 8601 UTC"),
+)
 
 
-def source_options(args: argparse.Namespace) -> dict[str, Any]:
-    if args.source == "sample":
-        return {"tweets": args.tweets, "days": args.days, "end_date": args.end_date, "seed": args.seed}
-    if args.source == "replay":
-        return {"path": args.path}
-    return {"start_time": args.start_time, "end_time": args.end_time}
+def options_of_source(source: str, flags: dict[str, Any]) -> dict[str, Any]:
+    """The options ``source`` takes, from the command's flags (the others do not apply to it)."""
+    names = {
+        "sample": ("tweets", "days", "end_date", "seed"),
+        "replay": ("path",),
+        "api": ("start_time", "end_time"),
+    }[source]
+    return {name: flags[name] for name in names}
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="tweetlake",
-        description="A Twitter/X data lake: API v2 -> bronze -> dbt silver/gold -> quality gate -> publish.",
-        epilog="Settings come from the environment: TWEETLAKE_LAKE, TWEETLAKE_S3_ENDPOINT, "
-        "TWEETLAKE_QUERIES, TWEETLAKE_ACCOUNTS, TWITTER_BEARER_TOKEN (see README).",
-    )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    ing = sub.add_parser(
-        "ingest",
-        help="pull tweets into the bronze layer",
-        description="Land raw API v2 response pages in <lake>/bronze.",
-    )
-    _source_options(ing)
-    _lake_option(ing)
-
-    b = sub.add_parser(
-        "build",
-        help="build silver and gold with dbt",
-        description="dbt build: silver tables in <lake>/silver, gold staged for validation. Only bronze "
-        "files not processed yet are read; a backlog larger than TWEETLAKE_BUILD_BATCH (default 2GB) is "
-        "built in batches, oldest ingest dates first, gold once at the end.",
-    )
-    b.add_argument("--select", help="dbt selection, e.g. tag:silver")
-    b.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from all bronze")
-    _lake_option(b)
-
-    v = sub.add_parser(
-        "validate",
-        help="run the quality suites (the gate before publish)",
-        description="Great Expectations on silver and staged gold; results in <lake>/quality.",
-    )
-    v.add_argument(
-        "--layer",
-        action="append",
-        choices=("silver", "gold"),
-        help="validate only this layer (repeatable; default both)",
-    )
-    _lake_option(v)
-
-    pub = sub.add_parser(
-        "publish",
-        help="promote validated gold to <lake>/gold",
-        description="Publish staged gold tables as Parquet and CSV. Run after validate passes.",
-    )
-    _lake_option(pub)
-
-    r = sub.add_parser(
-        "refresh",
-        help="ingest, build, validate and publish, in order",
-        description="A full lake refresh; stops at the first failure with a non-zero exit.",
-    )
-    _source_options(r)
-    r.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from all bronze")
-    _lake_option(r)
-
-    rep = sub.add_parser(
-        "report",
-        help="where the data-quality report is (or serve it)",
-        description="Print the path of the data-quality report (<lake>/quality/index.html: every run, "
-        "linked to the Great Expectations pages); --serve serves it on 127.0.0.1.",
-    )
-    rep.add_argument("--serve", action="store_true", help="serve the report on http://127.0.0.1:<port>/")
-    rep.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000; 0: any free)")
-    _lake_option(rep)
-    return p
+def _settings(lake: str | None) -> Settings:
+    return load_settings().with_overrides(lake=lake)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings().with_overrides(lake=getattr(args, "lake", None))
-
-
-def run(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+# -- the commands --------------------------------------------------------------------------------------------
+@click.group(
+    cls=TweetlakeGroup,
+    help="A Twitter/X data lake: API v2 -> bronze -> dbt silver/gold -> quality gate -> publish.",
+    epilog="Settings come from the environment: TWEETLAKE_LAKE, TWEETLAKE_S3_ENDPOINT, "
+    "TWEETLAKE_QUERIES, TWEETLAKE_ACCOUNTS, TWITTER_BEARER_TOKEN (see README).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def cli(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    from pipeline import steps as pipeline
 
-    settings = _settings(args)
-    if args.command == "ingest":
-        summary = pipeline.run_ingest(settings, args.source, progress=say, **source_options(args))
-        print(summary.describe())
-        for problem in summary.problems:
-            print(f"  skipped: {problem}")
-    elif args.command == "build":
-        print(
-            pipeline.run_build(
-                settings, select=args.select, full_refresh=args.full_refresh, progress=say
-            ).describe()
-        )
-    elif args.command == "validate":
-        layers = tuple(args.layer) if args.layer else ("silver", "gold")
-        report = pipeline.run_validate(settings, layers=layers, progress=say)
-        print(report.describe())
-        print(f"report: {report.index_path}")
-    elif args.command == "publish":
-        print(pipeline.run_publish(settings).describe())
-    elif args.command == "refresh":
-        summary = pipeline.refresh(
-            settings,
-            source=args.source,
-            source_options=source_options(args),
-            full_refresh=args.full_refresh,
-            progress=say,
-        )
-        print(f"\nlake refreshed: {settings.lake}")
-        width = max((len(t) for t in summary.tables), default=10)
-        for table, rows in summary.tables.items():
-            print(f"  {table:<{width}}  {rows:>10,} rows")
+
+@cli.command(
+    cls=SectionedCommand,
+    short_help="pull tweets into the bronze layer",
+    help="Land raw API v2 response pages in <lake>/bronze.",
+)
+@source_options
+@lake_option
+def ingest(source: str, lake: str | None, **flags: Any) -> None:
+    from pipeline import steps
+
+    summary = steps.run_ingest(_settings(lake), source, progress=say, **options_of_source(source, flags))
+    print(summary.describe())
+    for problem in summary.problems:
+        print(f"  skipped: {problem}")
+
+
+@cli.command(
+    short_help="build silver and gold with dbt",
+    help="dbt build: silver tables in <lake>/silver, gold staged for validation. Only bronze files not "
+    "processed yet are read; a backlog larger than TWEETLAKE_BUILD_BATCH (default 2GB) is built in batches, "
+    "oldest ingest dates first, gold once at the end.",
+)
+@click.option("--select", help="dbt selection, e.g. tag:silver")
+@full_refresh_option
+@lake_option
+def build(select: str | None, full_refresh: bool, lake: str | None) -> None:
+    from pipeline import steps
+
+    summary = steps.run_build(_settings(lake), select=select, full_refresh=full_refresh, progress=say)
+    print(summary.describe())
+
+
+@cli.command(
+    short_help="run the quality suites (the gate before publish)",
+    help="Great Expectations on silver and staged gold; results in <lake>/quality.",
+)
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Choice(("silver", "gold")),
+    help="validate only this layer (repeatable; default both)",
+)
+@lake_option
+def validate(layers: tuple[str, ...], lake: str | None) -> None:
+    from pipeline import steps
+
+    report = steps.run_validate(_settings(lake), layers=layers or ("silver", "gold"), progress=say)
+    print(report.describe())
+    print(f"report: {report.index_path}")
+
+
+@cli.command(
+    short_help="promote validated gold to <lake>/gold",
+    help="Publish staged gold tables as Parquet and CSV. Run after validate passes.",
+)
+@lake_option
+def publish(lake: str | None) -> None:
+    from pipeline import steps
+
+    print(steps.run_publish(_settings(lake)).describe())
+
+
+@cli.command(
+    cls=SectionedCommand,
+    short_help="ingest, build, validate and publish, in order",
+    help="A full lake refresh; stops at the first failure with a non-zero exit.",
+)
+@source_options
+@full_refresh_option
+@lake_option
+def refresh(source: str, full_refresh: bool, lake: str | None, **flags: Any) -> None:
+    from pipeline import steps
+
+    settings = _settings(lake)
+    summary = steps.refresh(
+        settings,
+        source=source,
+        source_options=options_of_source(source, flags),
+        full_refresh=full_refresh,
+        progress=say,
+    )
+    print(f"\nlake refreshed: {settings.lake}")
+    width = max((len(t) for t in summary.tables), default=10)
+    for table, rows in summary.tables.items():
+        print(f"  {table:<{width}}  {rows:>10,} rows")
+    if summary.validation is not None:  # always set once refresh returns; None only while it runs
         print(f"quality report: {summary.validation.index_path}")
-    elif args.command == "report":
-        from expectations.report import INDEX, serve
-        from foundation.lake import Lake
-
-        lake = Lake.from_settings(settings)
-        path = lake.url(INDEX)
-        if not lake.exists(INDEX):
-            say(f"no report yet at {path}: run `tweetlake validate` or `tweetlake refresh` first")
-            return EXIT_FAILED
-        print(path, flush=True)
-        if args.serve:
-            serve(lake, args.port, say=say)
-    return 0
 
 
-def _quality_gate_failed() -> tuple[type[Exception], ...]:
-    """``QualityGateFailed`` once ``expectations.validate`` is imported (only then can it be raised).
+@cli.command(
+    short_help="where the data-quality report is (or serve it)",
+    help="Print the path of the data-quality report (<lake>/quality/index.html: every run, linked to the "
+    "Great Expectations pages); --serve serves it on 127.0.0.1.",
+)
+@click.option("--serve", is_flag=True, help="serve the report on http://127.0.0.1:<port>/")
+@click.option("--port", type=int, default=8000, help="port for --serve (default 8000; 0: any free)")
+@lake_option
+def report(serve: bool, port: int, lake: str | None) -> int:
+    from expectations.report import INDEX
+    from expectations.report import serve as serve_report
+    from foundation.lake import Lake
 
-    Not imported up front: it imports pandas, a second or more of start-up for every command.
-    """
-    module = sys.modules.get("expectations.validate")
-    return (module.QualityGateFailed,) if module is not None else ()
+    store = Lake.from_settings(_settings(lake))
+    path = store.url(INDEX)
+    if not store.exists(INDEX):
+        say(f"no report yet at {path}: run `tweetlake validate` or `tweetlake refresh` first")
+        return EXIT_FAILED
+    print(path, flush=True)
+    if serve:
+        serve_report(store, port, say=say)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from dbt_runtime.runner import BuildError
-    from foundation.lake import LakeError
-    from foundation.workdir import LakeBusy
-
+    """Run one command; return its exit code (the console script exits with it)."""
     try:
-        return run(argv)
-    except ConfigError as exc:
-        say(f"tweetlake: configuration error: {exc}")
-        return EXIT_CONFIG
-    except _quality_gate_failed() as exc:
-        say(f"tweetlake: {exc}")
-        return EXIT_QUALITY
-    except (BuildError, LakeError, LakeBusy, FileNotFoundError, PermissionError) as exc:
-        say(f"tweetlake: {exc}")
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        say("tweetlake: interrupted; rerun the same command: runs are idempotent")
-        return 130
-    except Exception as exc:  # the last resort: say what failed, never a bare traceback for users
-        if "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv):
-            raise
-        say(f"tweetlake: {type(exc).__name__}: {exc}\n(rerun with -v for the full traceback)")
-        return EXIT_FAILED
+        code = cli.main(args=argv, prog_name="tweetlake", standalone_mode=False)
+    except CommandFailed as exc:
+        say(exc.message)
+        return exc.exit_code
+    except click.ClickException as exc:  # a bad flag or value: usage and the error on stderr, exit 2
+        exc.show()
+        return exc.exit_code
+    except click.Abort:  # Ctrl-C while click was still parsing
+        say(INTERRUPTED)
+        return EXIT_INTERRUPTED
+    return code if isinstance(code, int) else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbt_runtime.runner import BuildSummary, build
 from foundation.lake import Lake
-from foundation.layout import STAGING_GOLD
+from foundation.layout import GOLD, SILVER, STAGING_GOLD
 from foundation.settings import Settings
 from foundation.workdir import lake_lock
 from ingestion.bronze import new_run_id
@@ -102,7 +102,7 @@ class RefreshSummary:
     run_id: str
     ingest: IngestSummary | None = None
     build: BuildSummary | None = None
-    validation: Any = None
+    validation: ValidationReport | None = None
     publish: PublishSummary | None = None
     tables: dict[str, int] = field(default_factory=dict)
 
@@ -141,15 +141,18 @@ def table_counts(settings: Settings) -> dict[str, int]:
     lake = Lake.from_settings(settings)
     con = duckdb.connect()
     lake.register_with(con)
+
+    def rows(url: str) -> int:
+        found = con.execute("select count(*) from read_parquet(?)", [url]).fetchone()
+        return int(found[0]) if found else 0
+
     counts: dict[str, int] = {}
-    for rel in lake.glob("silver/*"):
-        if lake.glob(f"{rel}/*.parquet") or lake.glob(f"{rel}/**/*.parquet"):
-            counts[rel] = con.execute(
-                f"select count(*) from read_parquet('{lake.url(rel)}/**/*.parquet')"
-            ).fetchone()[0]
-    for rel in lake.glob("gold/*.parquet"):
-        counts[rel[: -len(".parquet")]] = con.execute(
-            f"select count(*) from read_parquet('{lake.url(rel)}')"
-        ).fetchone()[0]
-    con.close()
+    try:
+        for rel in lake.glob(f"{SILVER}/*"):
+            if lake.glob(f"{rel}/*.parquet") or lake.glob(f"{rel}/**/*.parquet"):
+                counts[rel] = rows(f"{lake.url(rel)}/**/*.parquet")
+        for rel in lake.glob(f"{GOLD}/*.parquet"):
+            counts[rel.removesuffix(".parquet")] = rows(lake.url(rel))
+    finally:
+        con.close()
     return counts

@@ -24,7 +24,7 @@ from foundation.lake import Lake
 from foundation.settings import REPO_ROOT, load_settings
 from tests.fixtures_lake import free_port, make_bucket
 
-SCRIPT = REPO_ROOT / "dags" / "run_airflow.sh"
+SCRIPT = REPO_ROOT / "orchestration" / "run_airflow.sh"
 
 
 @dataclass

@@ -6,13 +6,16 @@ API server, scheduler and DAG processor).
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
 import time
 import warnings
 from datetime import timedelta
+from pathlib import Path
 
+import pendulum
 import pytest
 
 from foundation.settings import REPO_ROOT
@@ -20,6 +23,17 @@ from foundation.settings import REPO_ROOT
 DAG_ID = "tweetlake_refresh"
 CONSUMER_ID = "tweetlake_gold_consumer"
 LAKE_TASKS = ("build_silver", "validate_silver", "build_gold", "validate_gold", "publish")
+DAG_FILES = {"tweetlake_refresh.py", "tweetlake_gold_consumer.py"}
+PARAMS = {
+    "source": "sample",
+    "full_refresh": False,
+    "queries": None,
+    "accounts": None,
+    "sample_tweets": 3000,
+    "sample_days": 1,
+    "sample_seed": 42,
+    "replay_path": None,
+}
 
 
 def load_dagbag():
@@ -29,11 +43,15 @@ def load_dagbag():
 
 
 @pytest.fixture(scope="module")
-def dagbag(airflow_db: str):
-    return load_dagbag()
+def dagbag():
+    return load_dagbag()  # parsing needs no metadata DB: these integrity tests stay quick
 
 
-def test_dags_import_cleanly_and_fast(airflow_db: str) -> None:
+def callbacks(value) -> list:  # noqa: ANN001 - Airflow keeps one callback or a list of them
+    return list(value) if isinstance(value, (list, tuple)) else [value] if value else []
+
+
+def test_dags_import_cleanly_and_fast() -> None:
     load_dagbag()  # warm Airflow's own imports; what is timed below is parsing our files
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -44,8 +62,10 @@ def test_dags_import_cleanly_and_fast(airflow_db: str) -> None:
     ours = [w for w in caught if "dags/" in str(w.filename) or "orchestration" in str(w.filename)]
     assert ours == [], [str(w.message) for w in ours]
     assert seconds < 3, f"the DAG folder took {seconds:.1f}s to parse"
-    assert {DAG_ID, CONSUMER_ID} <= set(bag.dags)
-    assert not [f for f in bag.dagbag_stats if "orchestration" in f.file], "the package must be ignored"
+    assert set(bag.dags) == {DAG_ID, CONSUMER_ID}
+    # dags/ holds DAG files only (the glue is the installed package orchestration/): each file is one DAG
+    assert {Path(s.file).name: s.dag_num for s in bag.dagbag_stats} == dict.fromkeys(DAG_FILES, 1)
+    assert {p.name for p in (REPO_ROOT / "dags").iterdir() if p.suffix == ".py"} == DAG_FILES
 
 
 def test_dag_file_imports_no_heavy_modules() -> None:
@@ -65,40 +85,101 @@ def test_dag_file_imports_no_heavy_modules() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_dag_is_well_formed(dagbag) -> None:
-    dag = dagbag.dags[DAG_ID]
-    assert dag.doc_md and "quality gate" in dag.doc_md and "7 days" in dag.doc_md
+@pytest.mark.parametrize("dag_id", [DAG_ID, CONSUMER_ID])
+def test_every_dag_follows_the_house_rules(dagbag, dag_id: str) -> None:
+    """What every DAG of the project keeps: an owner, tags, UTC start, no catchup, one run at a time, docs
+    rendered as markdown, and a failure alert on the run and on every task."""
+    from orchestration.alerts import alert_on_failure, alert_on_run_failure
+
+    dag = dagbag.dags[dag_id]
+    assert dag.owner == "data-platform" and "tweetlake" in dag.tags
+    assert dag.start_date == pendulum.datetime(2026, 11, 1, tz="UTC")
+    assert dag.catchup is False, "a new or unpaused deployment must not run every interval since the start"
     assert dag.max_active_runs == 1, "DuckDB allows one writer: runs must not overlap"
-    assert dag.catchup is False
-    assert dag.start_date.tzinfo is not None
-    assert dag.dagrun_timeout is not None
-    assert dag.on_failure_callback, "a run that times out must alert too"
+    assert dag.doc_md.lstrip().startswith("### "), "the docs open with a markdown heading"
+    assert not [line for line in dag.doc_md.splitlines() if line.startswith("    ")], "no code-block lines"
+    assert callbacks(dag.on_failure_callback) == [alert_on_run_failure], "a run that times out must alert"
     for task in dag.tasks:
-        assert task.on_failure_callback, f"{task.task_id} has no failure alert"
+        assert callbacks(task.on_failure_callback) == [alert_on_failure], task.task_id
+
+
+def test_refresh_runs_its_tasks_in_order(dagbag) -> None:
+    dag = dagbag.dags[DAG_ID]
     order = [t.task_id for t in dag.topological_sort()]
-    expected = ["streams", "ingest", *LAKE_TASKS, "report"]
-    assert sorted(order, key=expected.index) == order == expected
+    assert order == ["streams", "ingest", *LAKE_TASKS, "report"]
+    for upstream, task_id in zip(order, order[1:], strict=False):
+        assert upstream in dag.task_dict[task_id].upstream_task_ids, f"{upstream} -> {task_id}"
     assert dag.task_dict["report"].upstream_task_ids == {"ingest", "validate_gold", "publish"}
     assert dag.task_dict["ingest"].upstream_task_ids == {"streams"}
+    assert dag.task_dict["streams"].upstream_task_ids == set()
 
 
-def test_ingest_is_mapped_and_retried_with_backoff(dagbag) -> None:
-    from airflow.sdk.definitions.mappedoperator import MappedOperator
-
-    ingest = dagbag.dags[DAG_ID].task_dict["ingest"]
-    assert isinstance(ingest, MappedOperator), "one ingest task per query/account"
-    assert ingest.partial_kwargs["retries"] == 3
-    assert ingest.partial_kwargs["retry_exponential_backoff"] == 2.0
-    assert ingest.partial_kwargs["max_retry_delay"] == timedelta(minutes=15)
-
-
-def test_lake_writers_share_a_one_slot_pool(dagbag) -> None:
-    from airflow.models.pool import Pool
+def test_refresh_schedule_and_limits(dagbag) -> None:
+    from airflow.sdk import CronDataIntervalTimetable
 
     dag = dagbag.dags[DAG_ID]
-    for task_id in LAKE_TASKS:
-        assert dag.task_dict[task_id].pool == "tweetlake_lake", task_id
-    assert Pool.get_pool("tweetlake_lake").slots == 1, "the fixture (and run_airflow.sh) create the pool"
+    assert isinstance(dag.timetable, CronDataIntervalTimetable), "runs need a data interval to ingest"
+    assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 * * * *", "UTC")
+    assert dag.dagrun_timeout == timedelta(hours=2)
+    assert dag.max_active_tasks == 4
+
+
+def test_refresh_params_defaults_and_validation(dagbag) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = dagbag.dags[DAG_ID]
+    assert dag.params.validate() == PARAMS
+    good = {"source": "api", "queries": ["duckdb"], "accounts": [], "sample_days": 31, "replay_path": "/r"}
+    for name, value in good.items():
+        params = copy.deepcopy(dag.params)
+        params[name] = value
+        assert params.validate()[name] == value
+    bad = {"source": "ftp", "sample_days": 0, "sample_tweets": -1, "queries": "duckdb", "full_refresh": "yes"}
+    for name, value in bad.items():
+        params = copy.deepcopy(dag.params)
+        with pytest.raises(ParamValidationError):
+            params[name] = value
+            params.validate()
+
+
+def test_retries_fit_what_can_fail(dagbag) -> None:
+    """Ingest retries network trouble with backoff; planning never retries; the lake tasks retry once."""
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = dagbag.dags[DAG_ID]
+    ingest = dag.task_dict["ingest"]
+    assert isinstance(ingest, MappedOperator), "one ingest task per query/account"
+    assert ingest.partial_kwargs["retries"] == 3
+    assert ingest.partial_kwargs["retry_delay"] == timedelta(minutes=1)
+    assert ingest.partial_kwargs["retry_exponential_backoff"] == 2.0
+    assert ingest.partial_kwargs["max_retry_delay"] == timedelta(minutes=15)
+    assert ingest.partial_kwargs["max_active_tis_per_dagrun"] == 4
+    assert dag.task_dict["streams"].retries == 0
+    for task_id in (*LAKE_TASKS, "report"):
+        task = dag.task_dict[task_id]
+        assert (task.retries, task.retry_delay) == (1, timedelta(minutes=2)), task_id
+    assert [t.retries for t in dagbag.dags[CONSUMER_ID].tasks] == [0]
+
+
+def test_lake_writers_share_one_pool(dagbag) -> None:
+    dag = dagbag.dags[DAG_ID]
+    pools = {task.task_id: task.pool for task in dag.tasks}
+    assert pools == {
+        "streams": "default_pool",
+        "ingest": "default_pool",  # separate bronze partitions: ingest tasks run in parallel
+        **dict.fromkeys(LAKE_TASKS, "tweetlake_lake"),
+        "report": "default_pool",
+    }
+
+
+def test_the_pool_is_the_one_airflow_gets() -> None:
+    """``make airflow`` and the test Airflow create the pool the lake tasks wait for, with 1 slot."""
+    from orchestration.refresh import POOL
+    from tests.fixtures_airflow import POOL as FIXTURE_POOL
+
+    script = (REPO_ROOT / "orchestration" / "run_airflow.sh").read_text()
+    assert POOL == FIXTURE_POOL == "tweetlake_lake"
+    assert f'airflow pools set {POOL} 1 "' in script
 
 
 def test_assets_are_outlets_under_the_lake_root(dagbag) -> None:
@@ -115,8 +196,14 @@ def test_assets_are_outlets_under_the_lake_root(dagbag) -> None:
     assert outlet_uris("ingest") == [f"file://{lake}/bronze"]
     assert outlet_uris("validate_silver") == [f"file://{lake}/silver"]
     assert outlet_uris("publish") == [f"file://{lake}/gold"]
+    assert {t.task_id for t in dag.tasks if outlet_uris(t.task_id)} == {
+        "ingest",
+        "validate_silver",
+        "publish",
+    }
     consumer = dagbag.dags[CONSUMER_ID]
     assert "tweetlake_gold" in str(consumer.timetable.asset_condition)
+    assert [a.uri for a in consumer.task_dict["announce"].inlets] == [f"file://{lake}/gold"]
 
 
 def test_asset_uris_for_s3_and_local_lakes() -> None:
@@ -146,20 +233,12 @@ def test_schedule_and_source_come_from_the_environment() -> None:
         default_source({"TWEETLAKE_SOURCE": "ftp"})
 
 
-def test_schedule_env_reaches_the_parsed_dag(airflow_db: str) -> None:
-    code = (
-        "from airflow.dag_processing.dagbag import DagBag; import sys; "
-        "bag = DagBag(dag_folder=sys.argv[1]); "
-        "print(repr(bag.dags['tweetlake_refresh'].timetable.expression))"
-    )
-    import os
-
-    env = {**os.environ, "TWEETLAKE_SCHEDULE": "15 */6 * * *"}
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(REPO_ROOT / "dags")], env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "15 */6 * * *" in done.stdout.strip().splitlines()[-1]
+def test_schedule_env_reaches_the_parsed_dag(monkeypatch: pytest.MonkeyPatch) -> None:
+    # DagBag imports each DAG file anew, so the file reads the environment of this parse.
+    monkeypatch.setenv("TWEETLAKE_SCHEDULE", "15 */6 * * *")
+    assert load_dagbag().dags[DAG_ID].timetable.expression == "15 */6 * * *"
+    monkeypatch.setenv("TWEETLAKE_SCHEDULE", "none")
+    assert load_dagbag().dags[DAG_ID].timetable.__class__.__name__ == "NullTimetable", "manual runs only"
 
 
 def test_plan_streams_follows_settings_and_params(monkeypatch: pytest.MonkeyPatch) -> None:

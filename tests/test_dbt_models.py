@@ -30,7 +30,7 @@ from foundation.layout import SILVER as SILVER_DIR
 from foundation.settings import DBT_PROJECT_DIR, Settings, load_settings
 from foundation.workdir import work_dir
 from pipeline.steps import run_build, run_ingest
-from tests.bronze_reader import bronze_records, bronze_tweet_ids
+from tests.bronze_reader import bronze, bronze_tweet_ids
 
 pytestmark = pytest.mark.slow
 
@@ -221,8 +221,8 @@ def test_latest_observation_wins_and_text_is_unescaped(incremental_lake: Setting
     lake = Lake.from_settings(incremental_lake)
     latest = latest_observations(lake)
     observed = {}
-    for rec in bronze_records(lake):
-        for t in rec["response"].get("data") or []:
+    for rec in bronze(lake):
+        for t in rec.response.get("data") or []:
             observed[t["id"]] = observed.get(t["id"], 0) + 1
     reobserved = {tid for tid, n in observed.items() if n > 1}
     assert reobserved, "the sample source re-observes tweets; this test needs some"
@@ -273,8 +273,8 @@ def test_metrics_history_has_every_observation(incremental_lake: Settings) -> No
     lake = Lake.from_settings(incremental_lake)
     expected = {
         (t["id"], rec["envelope"]["fetched_at"][:19], rec["envelope"]["stream"])
-        for rec in bronze_records(lake)
-        for t in rec["response"].get("data") or []
+        for rec in bronze(lake)
+        for t in rec.response.get("data") or []
     }
     rows = query(
         lake,
@@ -309,7 +309,7 @@ def test_sentiment_is_vaders_own_score(incremental_lake: Settings) -> None:
 
 def test_api_errors_and_deleted_references(incremental_lake: Settings) -> None:
     lake = Lake.from_settings(incremental_lake)
-    expected = sum(len(rec["response"].get("errors") or []) for rec in bronze_records(lake))
+    expected = sum(len(rec.response.get("errors") or []) for rec in bronze(lake))
     assert expected > 0
     rows = query(
         lake,

@@ -22,8 +22,8 @@ from ingestion.pages import snowflake_time
 from ingestion.progress import Reporter
 from ingestion.sources import make_source
 from ingestion.watermarks import WatermarkStore
+from tests.bronze_reader import all_lake_bytes, bronze
 from tests.fake_twitter.fixtures import session_for
-from tests.fake_twitter.lakecheck import all_lake_bytes, bronze
 from tests.fake_twitter.server import USAGE_CAPPED, FakeTwitter, make_tweets
 
 QUERY = "#duckdb lang:en -is:retweet"

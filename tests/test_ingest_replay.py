@@ -13,7 +13,7 @@ from ingestion.ingest import ingest
 from ingestion.pages import compact_json_bytes, page_counts
 from ingestion.sources import make_source
 from ingestion.sources.replay import ReplaySource, _fast_page, twarc_span
-from tests.fake_twitter.lakecheck import bronze
+from tests.bronze_reader import bronze
 
 DATA = Path(__file__).parent / "data" / "replay"
 ARCHIVE = DATA / "twarc" / "search_duckdb.jsonl"

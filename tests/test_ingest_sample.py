@@ -17,7 +17,7 @@ from ingestion.ingest import ingest
 from ingestion.pages import snowflake_time
 from ingestion.sources import make_source
 from ingestion.sources.sample import USER_ID_BASE, SampleSource
-from tests.fake_twitter.lakecheck import bronze
+from tests.bronze_reader import bronze
 
 END = date(2026, 11, 20)
 QUERIES = ("#dataengineering -is:retweet lang:en", "duckdb OR dbt")
