@@ -272,7 +272,7 @@ def test_each_user_is_its_latest_profile(incremental_lake: Settings) -> None:
 def test_metrics_history_has_every_observation(incremental_lake: Settings) -> None:
     lake = Lake.from_settings(incremental_lake)
     expected = {
-        (t["id"], rec["envelope"]["fetched_at"][:19], rec["envelope"]["stream"])
+        (t["id"], rec.envelope["fetched_at"][:19], rec.envelope["stream"])
         for rec in bronze(lake)
         for t in rec.response.get("data") or []
     }
