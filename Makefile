@@ -41,8 +41,10 @@ chromium:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null; \
 	  else echo "note: chromium not installed (needs root + apt-get): the report rendering test will be skipped"; fi; }
 
+# Two workers, whole files each (module fixtures build one lake per file): the end-to-end tests wait on
+# Airflow's scheduler and on subprocesses often enough that two of them share two cores well.
 test: install chromium  ## run the whole test suite (the quick layer and the end-to-end layer)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test-fast: install  ## the quick layer: every test not marked slow (under a minute)
 	$(BIN)/pytest -m "not slow"
