@@ -5,6 +5,9 @@ and named by the build, and a re-ingest of the window heals it."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from foundation.lake import Lake
@@ -100,3 +103,55 @@ def test_the_gate_counts_readable_pages_and_judges_the_rejected_share(
     report = run_validate(settings, gate=False, layers=("silver",))
     assert report.success, report.describe()
     assert report.rejected and "1 of 15" in report.rejected[0]
+
+
+REAL = Path(__file__).parent / "data" / "real"
+
+
+def real_responses() -> list[tuple[str, bytes]]:
+    """(fixture file, response body) for every message of tests/data/real: a .json file is one response
+    (compacted as ingestion compacts it), a .jsonl file one response a line (blank keep-alives skipped);
+    the cut last line of truncated.jsonl is kept as it is."""
+    out = []
+    for path in sorted(REAL.glob("*.json*")):
+        raw = path.read_bytes()
+        if path.suffix == ".json":
+            out.append((path.name, json.dumps(json.loads(raw), ensure_ascii=False).encode()))
+            continue
+        out.extend((path.name, ln.strip()) for ln in raw.split(b"\n") if ln.strip())
+    return out
+
+
+def held_ids(body: bytes) -> set[str]:
+    doc = json.loads(body)
+    data = doc.get("data")
+    if isinstance(data, list):
+        return {t["id"] for t in data}
+    if isinstance(data, dict):
+        return {data["id"]}
+    return {doc["id"]} if "id" in doc and "text" in doc else set()
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="the real-payload fixtures are not in this checkout")
+def test_real_payloads_of_every_shape_land_once_and_the_cut_line_is_named(local_settings: Settings) -> None:
+    lake = Lake.from_settings(local_settings)
+    expected: set[str] = set()
+    files: dict[str, bytes] = {}
+    for n, (name, body) in enumerate(real_responses(), 1):
+        files[name] = files.get(name, b"") + line(None, n, raw=body)
+        try:
+            expected |= held_ids(body)
+        except json.JSONDecodeError:
+            assert name == "truncated.jsonl"  # its cut line: nothing of it may reach silver
+    for name, data in files.items():
+        write(lake, name.split(".")[0].replace("_", "-"), data)
+    summary = run_build(local_settings)
+    tweets = [r[0] for r in silver(local_settings, "tweets", "tweet_id")]
+    assert len(tweets) == len(set(tweets)) and set(tweets) == expected
+    rejected = silver(local_settings, "rejected_pages", "bronze_file, line, shape_guess", "*.parquet")
+    assert [(r[0].rsplit("/", 1)[1], r[1], r[2]) for r in rejected] == [("truncated.jsonl", 2, "page")]
+    assert len(summary.rejections) == 1 and "truncated.jsonl:2" in summary.rejections[0]
+    # a flattened Post's author is its inlined `author`
+    authors = dict(silver(local_settings, "tweets", "tweet_id, author_username"))
+    flat = [json.loads(ln) for ln in (REAL / "twarc2_flatten.jsonl").read_bytes().splitlines() if ln.strip()]
+    assert all(authors[t["id"]] == t["author"]["username"] for t in flat)
