@@ -61,6 +61,13 @@ def test_blank_lines_carry_nothing() -> None:
         (line({"data": [{"id": 1.5, "text": "t"}]}, 1), "fails its cast", "page"),
         (line({"data": {"id": "1", "created_at": "yesterday"}}, 1), "fails its cast", "single"),
         (line({"data": "nope"}, 1), "fails its cast", "unknown"),
+        (line({"data": [{"id": "1", "public_metrics": {"like_count": 2**63}}]}, 1), "fails its cast", "page"),
+        (
+            line({"data": [{"id": "1", "entities": {"urls": [{"start": 2**31}]}}]}, 1),
+            "fails its cast",
+            "page",
+        ),
+        (line({"data": [{"id": "1", "text": "t"}, None]}, 1), "fails its cast", "page"),
         (line({"unexpected": True}, 1), "none of the shapes", "unknown"),
         (line({"id": "1"}, 1), "needs both id and text", "flattened"),
         (b'{"envelope": {}}', "no response", "unknown"),
