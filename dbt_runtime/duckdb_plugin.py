@@ -11,7 +11,9 @@ SQL functions registered on every connection (used by the macros in dbt_project/
 - ``tweetlake_install(scratch, location, mode, batch)``: swap those files into the lake (see
   :mod:`foundation.lakefiles`);
 - ``tweetlake_migrate_state(lake)``: move an older lake's build state to ``_state/build/``
-  (:mod:`dbt_runtime.state`; dbt's on-run-start calls it).
+  (:mod:`dbt_runtime.state`; dbt's on-run-start calls it);
+- ``tweetlake_classify(path, size, mtime)``: how the build reads a new bronze file and the lines it sets
+  aside (:mod:`dbt_runtime.bronze_read`; model stg_bronze_files calls it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from dbt_runtime import state
+from dbt_runtime import bronze_read, state
 from foundation import lakefiles
 from foundation.lake import Lake
 from foundation.settings import is_remote
@@ -50,12 +52,16 @@ def register_lake_filesystem(conn: Any, lake: str, s3_endpoint: str | None) -> N
     def migrate_state(root: str) -> str:
         return state.migrate(Lake(root, endpoint))
 
+    def classify(path: str, size: int, mtime: str) -> dict[str, Any]:
+        return bronze_read.classify_file(Lake(lake, endpoint), path, size, mtime)
+
     functions: list[tuple[str, Any, list[str], str]] = [
         ("tweetlake_prepare", prepare_location, ["VARCHAR"], "VARCHAR"),
         ("tweetlake_ls", ls, ["VARCHAR"], LS_TYPE),
         ("tweetlake_scratch", lakefiles.scratch_dir, ["VARCHAR", "VARCHAR"], "VARCHAR"),
         ("tweetlake_install", install, ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
         ("tweetlake_migrate_state", migrate_state, ["VARCHAR"], "VARCHAR"),
+        ("tweetlake_classify", classify, ["VARCHAR", "BIGINT", "VARCHAR"], bronze_read.CLASSIFIED_TYPE),
     ]
     for name, func, params, returns in functions:
         try:

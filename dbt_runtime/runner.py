@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -12,12 +13,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dbt_runtime import state
+from dbt_runtime import bronze_read, state
+from foundation import lakefiles
 from foundation.lake import Lake
-from foundation.layout import BUILD_STATE
+from foundation.layout import BUILD_STATE, SILVER
 from foundation.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from foundation.workdir import work_dir
 
+log = logging.getLogger(__name__)
 MODEL_SECONDS = "model_seconds.json"
 _RESULT = re.compile(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+) SKIP=(\d+)")
 
@@ -38,6 +41,8 @@ class BuildSummary:
     batches: int = 1
     # seconds per model (dbt's run_results.json), summed over the batches
     model_seconds: dict[str, float] = field(default_factory=dict)
+    # one warning per bronze file with lines set aside (silver.rejected_pages)
+    rejections: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         batches = f" ({self.batches} batches)" if self.batches > 1 else ""
@@ -118,6 +123,7 @@ def run_dbt(
         if progress and line.strip():
             progress(f"  dbt | {line}")
     code = proc.wait()
+    bronze_read.clear_scratch(settings.lake)  # split files serve one dbt invocation
     summary = BuildSummary(
         list(args),
         time.perf_counter() - started,
@@ -136,6 +142,33 @@ def run_dbt(
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def rejection_warnings(settings: Settings) -> list[str]:
+    """One warning per bronze file with lines in silver.rejected_pages: where, why, and what to do."""
+    lake = Lake.from_settings(settings)
+    files = lakefiles.list_files(lake.url(SILVER, "rejected_pages", "*.parquet"), settings.s3_endpoint)
+    if not files:
+        return []
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        lake.register_with(con)
+        rows = con.execute(
+            "select bronze_file, min(line), count(*), arg_min(reason, line), sum(tweets_guess) "
+            "from read_parquet(?) group by bronze_file order by bronze_file",
+            [[f["path"] for f in files]],
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        f"WARNING {name}:{line}: {count} line(s) set aside ({reason}"
+        + (f"; about {tweets} tweet(s) in them" if tweets else "")
+        + "). Re-ingest that window (the new file replaces this one) or remove the file; the next build "
+        "reads what replaces it. Details: silver.rejected_pages."
+        for name, line, count, reason, tweets in rows
+    ]
 
 
 def _model_seconds(run_results: Path, since: float) -> dict[str, float]:
@@ -200,6 +233,9 @@ def build(
                 "--full-refresh) to carry on from there."
             ) from None
     summary = _combined(batches) if len(batches) > 1 else batches[0]
+    summary.rejections = rejection_warnings(settings)
+    for warning in summary.rejections:
+        (progress or log.warning)(warning)
     # seconds per model of this build, summed over its batches (read by benchmarks/run.py)
     (target_dir(settings) / MODEL_SECONDS).write_text(
         json.dumps({"batches": summary.batches, "models": summary.model_seconds}, indent=1)

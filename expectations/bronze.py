@@ -9,92 +9,51 @@ changed bronze files (:class:`Bronze`).
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import posixpath
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from expectations.tables import fingerprint
+from foundation import bronze_shapes as shapes
 from foundation.lake import Lake
 from foundation.layout import BRONZE_GLOB, QUALITY_STATE
-from foundation.times import parse_utc
 
 log = logging.getLogger(__name__)
 BRONZE_IDS = f"{QUALITY_STATE}/bronze_ids.parquet"
 
-# msgspec (installed with Airflow) decodes only the fields named below and skips the rest of a page, much
-# faster than DuckDB's read_json on the pages (whole objects per line); anything unusual takes json.loads.
-try:
-    import msgspec
-except ImportError:  # pragma: no cover - msgspec comes with Airflow
-    msgspec = None  # type: ignore[assignment]
-
-if msgspec is not None:
-
-    class _BronzeTweet(msgspec.Struct):
-        id: str | int | None = None
-
-    class _BronzeResponse(msgspec.Struct):
-        data: list[_BronzeTweet] | None = None
-
-    class _BronzeEnvelope(msgspec.Struct):
-        fetched_at: str | None = None
-
-    class _BronzePage(msgspec.Struct):
-        envelope: _BronzeEnvelope | None = None
-        response: _BronzeResponse | None = None
-
-    _BRONZE_PAGE = msgspec.json.Decoder(_BronzePage)
+# A file's counts, by what its lines are (foundation.bronze_shapes): readable pages, lines set aside, and the
+# tweets those seem to hold.
+COUNTS = ("pages", "rejected", "rejected_tweets")
 
 
-def _page_facts(line: bytes | memoryview) -> tuple[list[str], str | None]:
-    """The ``response.data[].id`` and ``envelope.fetched_at`` of one bronze page (a JSON line)."""
-    if msgspec is not None:
-        try:
-            page = _BRONZE_PAGE.decode(line)
-        except msgspec.ValidationError:
-            pass  # an unusual shape: the json path below reads what it can
-        else:
-            data = page.response.data if page.response is not None else None
-            fetched = page.envelope.fetched_at if page.envelope is not None else None
-            return [str(t.id) for t in data or () if t.id is not None], fetched
-    doc = json.loads(bytes(line))
-    doc = doc if isinstance(doc, dict) else {}
-    response, envelope = doc.get("response"), doc.get("envelope")
-    data = response.get("data") if isinstance(response, dict) else None
-    ids = [
-        str(t["id"])
-        for t in (data if isinstance(data, list) else [])
-        if isinstance(t, dict) and isinstance(t.get("id"), str | int) and not isinstance(t.get("id"), bool)
-    ]
-    fetched = envelope.get("fetched_at") if isinstance(envelope, dict) else None
-    return ids, fetched if isinstance(fetched, str) else None
+def scan_file(fh: Any) -> tuple[set[str], datetime | None, dict[str, int]]:
+    """The tweet ids and newest fetch of a bronze file's readable pages, and its counts (:data:`COUNTS`).
 
-
-def _lines(fh: Any, chunk: int = 8 << 20) -> Iterator[bytes | memoryview]:
-    """The lines of a binary file, read in large chunks into one reused buffer and handed out as views of
-    it, valid until the next line is asked for (iterating the file would split each page line, a few hundred
-    kB, out of small reads into a new object)."""
-    buf = bytearray(chunk)
-    view = memoryview(buf)
-    head: list[bytes] = []  # the start of a line that continues in the next chunk
-    while size := fh.readinto(view):
-        pos = 0
-        while (end := buf.find(b"\n", pos, size)) >= 0:
-            if head:
-                yield b"".join([*head, view[pos:end]])
-                head = []
-            else:
-                yield view[pos:end]
-            pos = end + 1
-        if pos < size:
-            head.append(bytes(view[pos:size]))
-    if head:
-        yield b"".join(head)
+    The build reads exactly these pages and sets aside the other lines (the same classifier), so the ids
+    are what silver must hold."""
+    ids: set[str] = set()
+    newest: datetime | None = None
+    counts = dict.fromkeys(COUNTS, 0)
+    for _, _, line in shapes.lines(fh):
+        facts = shapes.classify_line(line)
+        if facts.shape == shapes.BLANK:
+            continue
+        if facts.shape == shapes.REJECTED:
+            counts["rejected"] += 1
+            counts["rejected_tweets"] += facts.tweets_guess
+            continue
+        counts["pages"] += 1
+        ids.update(facts.ids)
+        stamp = facts.fetched_at
+        if stamp is not None:
+            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+            if newest is None or stamp > newest:
+                newest = stamp
+    return ids, newest, counts
 
 
 class Bronze:
@@ -117,7 +76,8 @@ class Bronze:
                 self.fingerprints[rel] = fingerprint(info)
         self._cache: Any = None  # pyarrow table of the cache file, rows of unchanged files only
         self._rows: dict[str, int] | None = None  # the cache's row of each file
-        self._read: dict[str, tuple[Any, datetime | None]] = {}  # files read in this run: ids, newest
+        # files read in this run: ids, newest fetch, counts
+        self._read: dict[str, tuple[Any, datetime | None, dict[str, int]]] = {}
         self._unread: Iterator[str] | None = None  # files for scan_next
 
     def _cached(self) -> Any:
@@ -132,6 +92,7 @@ class Bronze:
                     "fingerprint": pa.array([], pa.string()),
                     "fetched_max": pa.array([], pa.timestamp("us", tz="UTC")),
                     "ids": pa.array([], pa.large_list(pa.string())),
+                    **{c: pa.array([], pa.int64()) for c in COUNTS},
                 }
             )
             if self.use_cache:
@@ -152,25 +113,13 @@ class Bronze:
             self._rows = {f: i for i, f in enumerate(self._cached()["file"].to_pylist())}
         return None if rel in self._read else self._rows.get(rel)
 
-    def _scan(self, rel: str) -> tuple[Any, datetime | None]:
+    def _scan(self, rel: str) -> tuple[Any, datetime | None, dict[str, int]]:
         if rel not in self._read:
             import pyarrow as pa
 
-            ids: set[str] = set()
-            newest: datetime | None = None
             with self.lake.fs.open(self.lake._strip(self.lake.url(rel)), "rb") as fh:
-                for n, line in enumerate(_lines(fh), 1):
-                    try:
-                        page_ids, fetched = _page_facts(line)
-                        stamp = parse_utc(fetched) if fetched else None
-                    except ValueError as exc:  # msgspec's and json's decode errors are ValueErrors
-                        if not bytes(line).strip():
-                            continue  # a blank line
-                        raise ValueError(f"{rel}, line {n}: {exc}") from exc
-                    ids.update(page_ids)
-                    if stamp is not None and (newest is None or stamp > newest):
-                        newest = stamp
-            self._read[rel] = (pa.array(list(ids), pa.string()), newest)
+                ids, newest, counts = scan_file(fh)
+            self._read[rel] = (pa.array(list(ids), pa.string()), newest, counts)
         return self._read[rel]
 
     def scan_next(self) -> bool:
@@ -189,6 +138,22 @@ class Bronze:
         if row is not None:
             return self._cached()["fetched_max"][row].as_py()
         return self._scan(rel)[1]
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """The counts (:data:`COUNTS`) of every bronze file, summed by source (``source=`` in its path)."""
+        cached = self._cached()
+        per_file: list[tuple[str, dict[str, int]]] = [
+            (f, {c: int(v) for c, v in zip(COUNTS, row, strict=True)})
+            for f, *row in zip(*(cached[c].to_pylist() for c in ("file", *COUNTS)), strict=True)
+        ]
+        per_file += [(f, self._scan(f)[2]) for f in self.fingerprints if self._cached_row(f) is None]
+        totals: dict[str, dict[str, int]] = {}
+        for rel, counts in per_file:
+            source = rel.split("source=", 1)[-1].split("/", 1)[0]
+            into = totals.setdefault(source, dict.fromkeys(COUNTS, 0))
+            for c in COUNTS:
+                into[c] += counts[c]
+        return totals
 
     def ids(self) -> Any:
         """A pyarrow table (column ``id``) of the tweet ids of every bronze file (distinct per file)."""
@@ -220,6 +185,7 @@ class Bronze:
                     if files
                     else pa.array([], pa.string()),
                 ),
+                **{c: pa.array([self._read[f][2][c] for f in files], pa.int64()) for c in COUNTS},
             }
         )
         table = pa.concat_tables([cached, fresh.cast(cached.schema)])  # read files were not in the cache

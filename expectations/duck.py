@@ -167,10 +167,14 @@ class Duck:
         }
         return Reduced(orphans[[k["column"]]], dict(k), patch)
 
-    def reduce_bronze(self, table: Table, p: Planned, rows: int, ids: Any) -> Reduced:
+    def reduce_bronze(
+        self, table: Table, p: Planned, rows: int, ids: Any, totals: dict[str, dict[str, int]] | None = None
+    ) -> Reduced:
         """``expect_table_row_count_to_equal_bronze_tweets`` as ``expect_table_row_count_to_equal`` on the
-        table's row count, the value being the number of distinct tweet ids in bronze (``ids``: a pyarrow
-        table of every page's ``response.data[].id``); a few ids missing from, or extra in, the table."""
+        table's row count, the value being the number of distinct tweet ids in bronze's readable pages
+        (``ids``: a pyarrow table of every readable page's tweet ids, whatever its shape); a few ids missing
+        from, or extra in, the table; and, from ``totals`` (counts by source, Bronze.totals), how many pages
+        were readable and how many tweets sat in the lines set aside (silver.rejected_pages)."""
         self.con.register("_bronze_page_ids", ids)
         try:
             self.con.execute(
@@ -189,7 +193,15 @@ class Duck:
             )
         finally:
             self.con.execute("drop table _bronze_ids")
-        details = {"bronze_distinct_tweet_ids": count, "missing_from_table": missing, "not_in_bronze": extra}
+        details: dict[str, Any] = {
+            "bronze_distinct_tweet_ids": count,
+            "missing_from_table": missing,
+            "not_in_bronze": extra,
+        }
+        if totals is not None:
+            details["readable_pages"] = sum(t["pages"] for t in totals.values())
+            details["rejected_lines"] = sum(t["rejected"] for t in totals.values())
+            details["tweets_in_rejected_lines"] = sum(t["rejected_tweets"] for t in totals.values())
         return Reduced(
             pd.DataFrame(index=pd.RangeIndex(rows)), {**p.kwargs, "value": count}, {"details": details}
         )

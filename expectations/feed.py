@@ -85,8 +85,8 @@ class Feed:
     def _reduce(self, table: Table, p: Planned, rows: int) -> Reduced:
         try:
             if p.type == BRONZE_COUNT:
-                ids = self.bronze_ids.result()  # read by the main thread (``_read_bronze``)
-                return self.duck.reduce_bronze(table, p, rows, ids)
+                ids, totals = self.bronze_ids.result()  # read by the main thread (``_read_bronze``)
+                return self.duck.reduce_bronze(table, p, rows, ids, totals)
             return self.duck.reduce(table, p, rows)
         except Stopped:
             raise
@@ -135,7 +135,7 @@ class Feed:
         assert self.bronze is not None
         try:
             if not self.bronze.scan_next():
-                self.bronze_ids.set_result(self.bronze.ids())
+                self.bronze_ids.set_result((self.bronze.ids(), self.bronze.totals()))
         except Exception as exc:  # a broken page: the count fails, said plainly
             self.bronze_ids.set_exception(exc)
 

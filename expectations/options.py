@@ -23,6 +23,8 @@ class QualityOptions:
     memory_limit: str = "1GB"
     full: bool = False
     examples: int = 20
+    # TWEETLAKE_MAX_REJECTED_SHARE; None: the default of each source (expectations.rejections)
+    max_rejected_share: float | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> QualityOptions:
@@ -38,6 +40,8 @@ class QualityOptions:
             opts.batch_rows = max(1, int(raw))
         if raw := env.get("TWEETLAKE_QUALITY_MEMORY_LIMIT", "").strip():
             opts.memory_limit = raw
+        if raw := env.get("TWEETLAKE_MAX_REJECTED_SHARE", "").strip():
+            opts.max_rejected_share = float(raw)
         opts.full = env.get("TWEETLAKE_QUALITY_FULL", "").strip().lower() in TRUE
         for key, value in overrides.items():
             if value is None:

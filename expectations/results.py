@@ -68,6 +68,7 @@ class ValidationReport:
     as_of_source: str = ""
     not_built: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    rejected: list[str] = field(default_factory=list)  # bronze lines set aside, by source
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +83,7 @@ class ValidationReport:
         lines = [head]
         if self.not_built:
             lines.append(f"  not built yet (not validated): {', '.join(self.not_built)}")
+        lines.extend(f"  set aside in bronze: {r}" for r in self.rejected)
         lines.extend(f"  FAILED {f.describe()}" for f in self.failures)
         return "\n".join(lines)
 

@@ -64,7 +64,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from expectations import state
+from expectations import rejections, state
 from expectations.gate import check_publishable, record_gate
 from expectations.options import QualityOptions
 from expectations.results import (
@@ -119,7 +119,8 @@ def validate(
                 run.register(find_table(lake, s, gold_root))
             suites = [s for s in all_suites if s.layer in layers]
             results, passed = _validate_suites(run, report, suites, prior, progress or log.info)
-        report.success = all(s.success for s in report.suites)
+            too_many_rejected = _judge_rejections(run, report) if "silver" in layers else False
+        report.success = all(s.success for s in report.suites) and not too_many_rejected
         report.seconds = time.perf_counter() - started
         report.peak_rss_mb = _peak_rss_mb()
         _keep_results(lake, report, results, workdir)
@@ -215,6 +216,17 @@ def _validate_suite(
         if f.suite == sr.suite and not f.docs_page:
             f.docs_page = sr.docs_page
     return sr, doc
+
+
+def _judge_rejections(run: Run, report: ValidationReport) -> bool:
+    """The share of bronze lines set aside, by source (:mod:`expectations.rejections`): failed above it
+    (True), listed below it."""
+    while run.bronze.scan_next():
+        pass
+    failures, report.rejected = rejections.judge(run.bronze.totals(), run.options.max_rejected_share)
+    report.failures.extend(failures)
+    run.keep_bronze()
+    return bool(failures)
 
 
 def _not_built(report: ValidationReport, suite_file: SuiteFile, table: Table) -> SuiteResult:

@@ -44,6 +44,9 @@ SILVER = (
     "referenced_tweets",
     "api_errors",
 )
+# silver.rejected_pages too: empty in these lakes (no bronze line set aside), so not among the tables
+# compared row for row above (tests/test_dbt_shapes.py fills it)
+ALL_SILVER = (*SILVER, "rejected_pages")
 STATE = ("bronze_files", "tweet_sentiment")  # build state, in <lake>/_state/build/
 GOLD = (
     "user_engagement_daily",
@@ -157,18 +160,17 @@ class Batched:
 @pytest.fixture(scope="module")
 def batched_lake(incremental_lake: Settings, tmp_path_factory: pytest.TempPathFactory) -> Batched:
     """The same bronze again, built with --full-refresh in batches of ~1/3 of it (TWEETLAKE_BUILD_BATCH),
-    with a bad file (a page number that is not a number) in the last batch: that batch fails, the file is
-    fixed, and a plain rerun carries on, as a user would after a crash mid-backlog."""
+    with a file that cannot be read in the last batch (a dangling link: a bad line no longer stops a build,
+    it is set aside, but a file that cannot be opened still does): that batch fails, the file is restored,
+    and a plain rerun carries on, as a user would after a crash mid-backlog."""
     root = tmp_path_factory.mktemp("batched") / "lake"
     shutil.copytree(Path(incremental_lake.lake) / "bronze", root / "bronze")
     size = sum(p.stat().st_size for p in (root / "bronze").rglob("*.jsonl"))
     settings = load_settings({"TWEETLAKE_LAKE": str(root), "TWEETLAKE_BUILD_BATCH": str(size // 3 + 1)})
     bad = max(pending_files(settings), key=lambda f: f.sort_key).bronze_file
     good = (root / bad).read_bytes()
-    first, rest = good.split(b"\n", 1)
-    record = json.loads(first)
-    record["envelope"]["page_number"] = "not a number"
-    (root / bad).write_bytes(json.dumps(record).encode() + b"\n" + rest)
+    (root / bad).unlink()
+    (root / bad).symlink_to(root / "gone.jsonl")
     said: list[str] = []
     with pytest.raises(BuildError) as failed:
         run_build(settings, full_refresh=True, progress=said.append)
@@ -177,6 +179,7 @@ def batched_lake(incremental_lake: Settings, tmp_path_factory: pytest.TempPathFa
     files = f"select bronze_file from {read_table(lake, 'state', 'bronze_files')}"
     recorded = {r[0] for r in query(lake, files)}
 
+    (root / bad).unlink()
     (root / bad).write_bytes(good)
     summary = run_build(settings)
     assert summary.errored == 0 and summary.passed > 0
@@ -452,11 +455,11 @@ def test_backlog_batches_follow_ingest_date_and_the_budget(batched_lake: Batched
 
 
 def test_a_failed_batch_says_where_and_how_to_carry_on(batched_lake: Batched) -> None:
-    """The last batch failed on the bad file: the error names the file, the line's problem, the batches
-    built, and the command that carries on; the earlier batches stayed recorded. (That the rerun then
-    completes the lake exactly is test_incremental_equals_full_refresh.)"""
+    """The last batch failed on the bad file: the error names the file, its problem, the batches built,
+    and the command that carries on; the earlier batches stayed recorded. (That the rerun then completes
+    the lake exactly is test_incremental_equals_full_refresh.)"""
     message = batched_lake.failure
-    assert batched_lake.bad.rsplit("/", 1)[1] in message and "not a number" in message
+    assert batched_lake.bad.rsplit("/", 1)[1] in message and "No such file" in message
     where = re.search(r"batch (\d+)/(\d+) failed; (batch 1 is|batches 1-(\d+) are) built", message)
     assert where and where.group(1) == where.group(2) != "1", message
     assert "run `tweetlake build` (without --full-refresh) to carry on" in message
@@ -468,14 +471,14 @@ def test_no_stale_or_temporary_files(
 ) -> None:
     for settings in (incremental_lake, full_lake, batched_lake.settings):
         root = Path(settings.lake)
-        for folder in [root / "silver" / t for t in SILVER] + [root / BUILD_STATE / t for t in STATE]:
+        for folder in [root / "silver" / t for t in ALL_SILVER] + [root / BUILD_STATE / t for t in STATE]:
             table = folder.name
             names = {p.name for p in folder.rglob("*") if p.is_file()}
             assert all(n.endswith(".parquet") and not n.startswith(".") for n in names), (table, names)
             if table != "tweet_sentiment":  # append-only, compacted now and then
                 assert names == {"data_0.parquet"}, (table, names)
         assert not list((root / "_staging" / "_scratch").glob("*"))
-        assert sorted(p.name for p in (root / "silver").iterdir()) == sorted(SILVER)  # no state in silver
+        assert sorted(p.name for p in (root / "silver").iterdir()) == sorted(ALL_SILVER)  # no state here
 
 
 def test_full_refresh_rewrites_in_place(full_lake: Settings) -> None:

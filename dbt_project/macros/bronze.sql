@@ -1,65 +1,106 @@
 {#- Reading bronze: the explicit schema, one definition in parts (models/staging/__sources.yml meta). -#}
 
-{#- the `columns` argument of read_json for one of the two reads a build makes of each new file (the
-    whole page is the source's own external_location, which the benchmark floor reads):
-    tweets  the envelope, response.data, and the id and username of includes.users (stg_bronze_tweets:
-            a tweet's author is looked up in its own page);
-    pages   the envelope, includes and errors, and of response.data only the ids (stg_bronze_pages).
+{#- The `columns` argument of read_json for one of the two reads a build makes of each new file (the
+    whole page is the source's own external_location, which the benchmark floor reads), by the read that
+    takes the file (stg_bronze_files; dbt_runtime/bronze_read.py):
+    kind    tweets  the envelope, the tweets, and the id and username of includes.users (stg_bronze_tweets:
+                    a tweet's author is looked up in its own page);
+            pages   the envelope, includes and errors, and of the tweets only the ids (stg_bronze_pages).
+    read    page       `data` a list (pages, errors-only and empty messages);
+            single     `data` one object (a lookup of one id, a stream message);
+            flattened  the tweet itself at top level, its author and referenced tweets inlined (twarc2).
     Each read parses only what it keeps: two narrow reads of a file cost less than one wide read whose
     nested lists of tweets must be materialized for everything downstream. -#}
-{% macro bronze_columns(kind) -%}
+{% macro bronze_columns(kind, read='page') -%}
   {%- if not execute -%}{{ return("{'envelope': 'json', 'response': 'json'}") }}{%- endif -%}
   {%- for node in graph.sources.values() if node.source_name == 'bronze' and node.name == 'pages' -%}
     {%- set meta = node.source_meta -%}
-    {%- set data = meta['tweet'] if kind == 'tweets' else 'struct(id varchar)' -%}
-    {%- set rest = ', includes struct(users ' ~ meta['page_user'] ~ '[])' if kind == 'tweets' else
-          ', includes struct(users ' ~ meta['user'] ~ '[], tweets ' ~ meta['included_tweet'] ~ '[]), errors '
-          ~ meta['error'] ~ '[]' -%}
-    {{ return("{'envelope': '" ~ meta['envelope'] | trim ~ "', 'response': 'struct(data " ~ data | trim ~ "[]"
-              ~ rest ~ ")'}") }}
+    {%- set tweet = meta['tweet'] | trim -%}
+    {%- set users = 'users ' ~ (meta['page_user'] if kind == 'tweets' else meta['user']) | trim ~ '[]' -%}
+    {%- set includes = 'includes struct(' ~ users ~ (')' if kind == 'tweets' else ', tweets '
+          ~ meta['included_tweet'] | trim ~ '[])') -%}
+    {%- set errors = '' if kind == 'tweets' else ', errors ' ~ meta['error'] | trim ~ '[]' -%}
+    {%- set data = tweet if kind == 'tweets' else 'struct(id varchar)' -%}
+    {%- if read == 'page' -%}
+      {%- set response = 'struct(data ' ~ data ~ '[], ' ~ includes ~ errors ~ ')' -%}
+    {%- elif read == 'single' -%}
+      {%- set response = 'struct(data ' ~ data ~ ', ' ~ includes ~ errors ~ ')' -%}
+    {%- elif kind == 'tweets' -%}
+      {#- the tweet's own fields and its author (the page's one user, for the author lookup) -#}
+      {%- set response = tweet[:-1] ~ ', author ' ~ meta['page_user'] | trim ~ ')' -%}
+    {%- else -%}
+      {%- set response = 'struct(id varchar, author ' ~ meta['user'] | trim ~ ', referenced_tweets struct(id varchar, "text" varchar, author_id varchar, author '
+            ~ meta['user'] | trim ~ ')[])' -%}
+    {%- endif -%}
+    {{ return("{'envelope': '" ~ meta['envelope'] | trim ~ "', 'response': '" ~ response ~ "'}") }}
   {%- endfor -%}
   {{ exceptions.raise_compiler_error('source bronze.pages not found') }}
 {%- endmacro %}
 
 
-{#- read_json over the given bronze files with the columns of `kind`, plus the hive partition columns and
-    the file name; an empty relation with the same columns when there are no files -#}
-{% macro read_bronze(files, kind) -%}
-  {%- if files | length > 0 -%}
-    select * from read_json({{ sql_list(files) }}, format = 'newline_delimited', hive_partitioning = true,
-      hive_types = {'source': 'varchar', 'endpoint': 'varchar', 'stream': 'varchar', 'ingest_date': 'date'},
-      filename = true, columns = {{ bronze_columns(kind) }})
+{#- the response of a `read` as a page of that kind: `data` a list, includes, errors (bronze_columns) -#}
+{% macro bronze_response(kind, read, response) -%}
+  {%- if read == 'page' -%}
+    {{ response }}
   {%- else -%}
-    {%- set columns = fromyaml(bronze_columns(kind)) -%}
+    {%- set page_type = fromyaml(bronze_columns(kind, 'page'))['response'] -%}
+    {%- if read == 'single' -%}
+      {%- set fields = "'data': case when " ~ response ~ ".data is null then [] else [" ~ response ~ ".data] end, "
+            ~ "'includes': " ~ response ~ ".includes" ~ ("" if kind == 'tweets' else ", 'errors': " ~ response ~ ".errors") -%}
+    {%- elif kind == 'tweets' -%}
+      {%- set fields = "'data': [" ~ response ~ "], 'includes': {'users': [" ~ response ~ ".author]}" -%}
+    {%- else -%}
+      {#- a flattened tweet's expansions: its author and its referenced tweets (with their authors) -#}
+      {%- set refs = "coalesce(" ~ response ~ ".referenced_tweets, [])" -%}
+      {%- set fields = "'data': [{'id': " ~ response ~ ".id}], 'includes': {'users': list_filter(list_concat(["
+            ~ response ~ ".author], list_transform(" ~ refs ~ ", lambda t: t.author)), lambda u: u is not null), "
+            ~ "'tweets': list_transform(" ~ refs ~ ", lambda t: {'id': t.id, 'text': t.text, 'author_id': t.author_id})}, "
+            ~ "'errors': null" -%}
+    {%- endif -%}
+    cast({ {{- fields -}} } as {{ page_type }})
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#- read_json over the given bronze files with the columns of `kind` and `read`, plus the file name; an
+    empty relation with the same columns when there are no files -#}
+{% macro read_bronze(files, kind, read='page') -%}
+  {%- if files | length > 0 -%}
+    select * from read_json({{ sql_list(files) }}, format = 'newline_delimited', filename = true,
+      columns = {{ bronze_columns(kind, read) }})
+  {%- else -%}
+    {%- set columns = fromyaml(bronze_columns(kind, read)) -%}
     select
       {%- for name, type in columns.items() %}
       cast(null as {{ type }}) as {{ name }},
       {%- endfor %}
-      cast(null as varchar) as source, cast(null as varchar) as endpoint, cast(null as varchar) as stream,
-      cast(null as date) as ingest_date, cast(null as varchar) as filename
+      cast(null as varchar) as filename
     where false
   {%- endif -%}
 {%- endmacro %}
 
 
-{#- the paths of the bronze files this build reads (stg_bronze_files), sorted -#}
-{% macro bronze_files_to_read() -%}
+{#- the paths the `read` takes in this build (stg_bronze_files: a bronze file, or a scratch file of its
+    lines of that kind), sorted -#}
+{% macro bronze_files_to_read(read='page') -%}
   {%- if execute and load_relation(ref('stg_bronze_files')) is not none -%}
-    {{ return(run_query('select path from ' ~ ref('stg_bronze_files') ~ ' order by 1').columns[0].values() | list) }}
+    {{ return(run_query('select ' ~ read ~ '_path from ' ~ ref('stg_bronze_files') ~ ' where ' ~ read
+                        ~ '_path is not null order by 1').columns[0].values() | list) }}
   {%- endif -%}
   {{ return([]) }}
 {%- endmacro %}
 
 
-{#- The pages of the bronze files this build reads (stg_bronze_files), read with the columns of `kind`:
-    the envelope's fields and the response as parsed. page_id is the file's number in this build
-    (stg_bronze_files.file_id) and the page number, so both reads of a file agree on it; a tweet finds its
-    author among the same page's users by it. A model calling this declares
+{#- The pages of the bronze files this build reads (stg_bronze_files), read with the columns of `kind`,
+    every shape as a page (bronze_response): the envelope's fields and the response as parsed. page_id
+    is the file's number in this build (stg_bronze_files.file_id) and the page number, so both reads of a
+    file agree on it; a tweet finds its author among the same page's users by it. Lines set aside
+    (stg_bronze_files.rejected) are in no read. A model calling this declares
     `-- depends_on: {{ ref('stg_bronze_files') }}` and `-- depends_on: {{ source('bronze', 'pages') }}`. -#}
 {% macro bronze_pages(kind) -%}
     select
-        (cast(files.file_id as bigint) << 32) + coalesce(bronze.envelope.page_number, 0) as page_id,
-        {{ lake_relative('bronze.filename') }} as bronze_file,
+        (cast(bronze.file_id as bigint) << 32) + coalesce(bronze.envelope.page_number, 0) as page_id,
+        bronze.bronze_file,
         bronze.ingest_date,
         bronze.envelope.source as source,
         bronze.envelope.endpoint as endpoint,
@@ -69,8 +110,16 @@
         coalesce(bronze.envelope.page_number, 0) as page_number,
         cast(bronze.envelope.fetched_at as timestamptz) as observed_at,
         bronze.response
-    from ({{ read_bronze(bronze_files_to_read(), kind) }}) as bronze
-    inner join {{ ref('stg_bronze_files') }} as files on files.path = bronze.filename
+    from (
+        {%- for read in ['page', 'single', 'flattened'] %}
+        {% if not loop.first %}union all{% endif %}
+        select
+            files.file_id, files.bronze_file, files.ingest_date, part.envelope,
+            {{ bronze_response(kind, read, 'part.response') }} as response
+        from ({{ read_bronze(bronze_files_to_read(read), kind, read) }}) as part
+        inner join {{ ref('stg_bronze_files') }} as files on files.{{ read }}_path = part.filename
+        {%- endfor %}
+    ) as bronze
 {%- endmacro %}
 
 

@@ -93,11 +93,18 @@ def test_a_full_run_and_a_broken_cache_read_every_file(lake: Lake, caplog: pytes
     assert "ignoring the bronze id cache" in caplog.text
 
 
-def test_a_broken_page_names_its_file_and_line(lake: Lake) -> None:
+def test_a_broken_page_is_counted_as_set_aside_not_read(lake: Lake) -> None:
+    """The build sets a line it cannot read aside (silver.rejected_pages); the gate counts the same lines
+    the same way: their tweets are not expected in silver, the line is counted as rejected."""
     rel = f"{STREAM}/ingest_date=2026-11-19/run-0000.jsonl"
-    lake.write_bytes(rel, (json.dumps(page(["1"])) + "\n\n{broken\n").encode())
-    with pytest.raises(ValueError, match=r"run-0000.jsonl, line 3"):
-        Bronze(lake).ids()
+    broken = json.dumps(page(["2", "3"]))[:-10]
+    lake.write_bytes(rel, (json.dumps(page(["1"])) + "\n\n{broken\n" + broken).encode())
+    bronze = Bronze(lake)
+    assert ids(bronze) == ["1"]
+    assert bronze.totals() == {"sample": {"pages": 1, "rejected": 2, "rejected_tweets": 0}}
+    bronze.save()
+    cached = Bronze(lake)
+    assert drain(cached) == 0 and cached.totals() == bronze.totals()  # the counts are cached with the ids
 
 
 def test_newest_partitions_are_per_stream() -> None:

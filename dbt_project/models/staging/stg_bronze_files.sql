@@ -5,7 +5,11 @@
     With a bound (a sort key, macro bronze_sort_key) in the environment variable TWEETLAKE_BRONZE_UNTIL (or
     the var `bronze_until`), only the new files up to it: one batch of a large backlog (dbt_runtime/backlog.py;
     `tweetlake build` runs the batches, and sets the variable rather than a var: a changed env var makes dbt
-    re-parse this file only, a changed var the whole project). -#}
+    re-parse this file only, a changed var the whole project).
+    Each new file is classified line by line as it is listed (tweetlake_classify, dbt_runtime/bronze_read.py):
+    which read takes it (page_path, single_path, flattened_path: the file itself, a scratch file of its
+    lines of that kind, or null) and the lines set aside (rejected: line, byte offset, shape guess, reason,
+    head), which silver.rejected_pages keeps. -#}
 {%- set processed = [] if should_full_refresh() else lake_table_files(state_location('bronze_files')) %}
 {%- set until = var('bronze_until', env_var('TWEETLAKE_BRONZE_UNTIL', '')) %}
 
@@ -49,6 +53,26 @@ new_files as (
     from files
     anti join processed using (bronze_file, size, mtime)
 
+),
+
+classified as materialized (
+
+    -- materialized: each file is classified once, however many of its fields are read
+    select *, tweetlake_classify(path, size, mtime) as c
+    from new_files
+
 )
 
-select * from new_files
+select
+    path,
+    bronze_file,
+    size,
+    mtime,
+    file_id,
+    cast(regexp_extract(bronze_file, 'ingest_date=([0-9-]+)', 1) as date) as ingest_date,
+    c.page as page_path,
+    c.single as single_path,
+    c.flattened as flattened_path,
+    c.lines as lines,
+    c.rejected as rejected
+from classified

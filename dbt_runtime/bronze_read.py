@@ -1,0 +1,93 @@
+"""How the build reads one new bronze file: which of DuckDB's reads takes it, and which lines it sets aside.
+
+Every new bronze file is classified line by line once (:mod:`foundation.bronze_shapes`) when dbt lists it
+(model ``stg_bronze_files`` calls ``tweetlake_classify``). DuckDB's read_json takes one schema per read, and
+``data`` is a list in a page but an object in a single-tweet message, so the build has one read per kind
+of line (macro ``bronze_pages``): ``page`` (pages, errors-only and empty messages), ``single`` and
+``flattened``. A file whose lines all suit one read is read in place: every file the API source writes,
+so the usual build costs only the classification. Any other file (shapes mixed, or lines rejected) is
+split: its good lines, byte for byte, go to one scratch file per read in the build's work folder, so
+DuckDB never sees a line it would fail on or half-read, and bronze itself stays as received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from foundation import bronze_shapes as shapes
+from foundation.lake import Lake
+from foundation.workdir import work_dir
+
+READS = ("page", "single", "flattened")
+# the read each shape takes; errors-only and empty messages have no data, which every read accepts
+_READ_OF = {
+    shapes.PAGE: "page",
+    shapes.ERRORS: "page",
+    shapes.EMPTY: "page",
+    shapes.SINGLE: "single",
+    shapes.FLATTENED: "flattened",
+}
+REJECTION_TYPE = (
+    "STRUCT(line BIGINT, byte_offset BIGINT, shape_guess VARCHAR, reason VARCHAR, head VARCHAR, "
+    "tweets_guess BIGINT)"
+)
+CLASSIFIED_TYPE = (
+    f"STRUCT(page VARCHAR, single VARCHAR, flattened VARCHAR, lines BIGINT, rejected {REJECTION_TYPE}[])"
+)
+
+
+def scratch_dir(lake: str) -> Path:
+    """Where split files are written for one build (emptied by every build, see :func:`clear_scratch`)."""
+    return work_dir(lake) / "bronze_read"
+
+
+def clear_scratch(lake: str) -> None:
+    shutil.rmtree(scratch_dir(lake), ignore_errors=True)
+
+
+def classify_file(lake: Lake, path: str, size: int, mtime: str) -> dict[str, Any]:
+    """The read of each part of a bronze file (a path, or None), its line count and its rejections."""
+    reads: dict[str, list[tuple[int, int]]] = {r: [] for r in READS}  # (offset, length) of each line
+    rejected: list[dict[str, Any]] = []
+    count = 0
+    with lake.fs.open(lake._strip(path), "rb") as fh:
+        for number, offset, line in shapes.lines(fh):
+            count = number
+            facts = shapes.classify_line(line)
+            if facts.shape == shapes.BLANK:
+                continue
+            if facts.shape == shapes.REJECTED:
+                rejected.append(
+                    {
+                        "line": number,
+                        "byte_offset": offset,
+                        "shape_guess": facts.shape_guess,
+                        "reason": facts.reason[:500],
+                        "head": shapes.head(line),
+                        "tweets_guess": facts.tweets_guess,
+                    }
+                )
+                continue
+            reads[_READ_OF[facts.shape]].append((offset, len(line)))
+    used = [r for r in READS if reads[r]]
+    out: dict[str, Any] = dict.fromkeys(READS)
+    out.update(lines=count, rejected=rejected)
+    if not rejected and len(used) <= 1:
+        if used:
+            out[used[0]] = path
+        return out
+    stem = hashlib.sha1(f"{path}|{size}|{mtime}".encode()).hexdigest()[:16]
+    folder = scratch_dir(lake.root)
+    folder.mkdir(parents=True, exist_ok=True)
+    with lake.fs.open(lake._strip(path), "rb") as fh:
+        for read in used:
+            part = folder / f"{stem}.{read}.jsonl"
+            with part.open("wb") as out_fh:
+                for offset, length in reads[read]:
+                    fh.seek(offset)
+                    out_fh.write(fh.read(length) + b"\n")
+            out[read] = str(part)
+    return out
