@@ -360,7 +360,7 @@ class ReplaySource:
 
 
 # -- a fast path for the usual page --------------------------------------------------------------------------
-# msgspec (installed with Airflow) validates a whole line and extracts just the counts ~9x faster than
+# msgspec (installed with Airflow) validates a whole line and extracts just the counts, much faster than
 # json.loads builds every object. Anything unusual (or no msgspec) takes the json path, which also words
 # the problems.
 try:
