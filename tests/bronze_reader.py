@@ -19,8 +19,25 @@ class BronzeRecord:
     body: bytes  # the response exactly as stored
 
     @property
+    def tweets(self) -> list[dict[str, Any]]:
+        return response_tweets(self.response)
+
+    @property
     def tweet_ids(self) -> list[str]:
-        return [t["id"] for t in self.response.get("data") or []]
+        return [t["id"] for t in self.tweets]
+
+
+def response_tweets(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tweets a stored response holds, by the shapes of README "The lake": ``data`` a list (a page),
+    an object (a single lookup, a stream message), or the response itself (a ``twarc2 flatten`` line)."""
+    data = response.get("data")
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        return [data]
+    if "data" not in response and "id" in response and "text" in response:
+        return [response]
+    return []
 
 
 def bronze(lake: Lake, endpoint: str = "*") -> list[BronzeRecord]:

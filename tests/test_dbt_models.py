@@ -9,7 +9,6 @@ from bronze with plain json (tests/bronze_reader.py), never with the SQL under t
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 import shutil
@@ -191,17 +190,14 @@ def latest_observations(lake: Lake, users: bool = False) -> dict[str, dict[str, 
     then file, page, position), by plain json; users also get their first and last ``fetched_at``."""
     latest: dict[str, tuple[tuple, dict[str, Any]]] = {}
     seen: dict[str, list[str]] = {}
-    for rel in lake.glob("bronze/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"):
-        for line in lake.read_bytes(rel).splitlines():
-            record = json.loads(line)
-            env = record["envelope"]
-            response = record["response"]
-            items = (response.get("includes") or {}).get("users") if users else response.get("data")
-            for pos, item in enumerate(items or []):
-                key = (env["fetched_at"], rel, env.get("page_number") or 0, pos)
-                if item["id"] not in latest or key > latest[item["id"]][0]:
-                    latest[item["id"]] = (key, item)
-                seen.setdefault(item["id"], []).append(env["fetched_at"])
+    for rec in bronze(lake):
+        env = rec.envelope
+        items = (rec.response.get("includes") or {}).get("users") if users else rec.tweets
+        for pos, item in enumerate(items or []):
+            key = (env["fetched_at"], rec.rel, env.get("page_number") or 0, pos)
+            if item["id"] not in latest or key > latest[item["id"]][0]:
+                latest[item["id"]] = (key, item)
+            seen.setdefault(item["id"], []).append(env["fetched_at"])
     if users:
         return {
             uid: {**item, "first_seen": min(seen[uid]), "last_seen": max(seen[uid])}
@@ -225,7 +221,7 @@ def test_latest_observation_wins_and_text_is_unescaped(incremental_lake: Setting
     latest = latest_observations(lake)
     observed = {}
     for rec in bronze(lake):
-        for t in rec.response.get("data") or []:
+        for t in rec.tweets:
             observed[t["id"]] = observed.get(t["id"], 0) + 1
     reobserved = {tid for tid, n in observed.items() if n > 1}
     assert reobserved, "the sample source re-observes tweets; this test needs some"
@@ -277,7 +273,7 @@ def test_metrics_history_has_every_observation(incremental_lake: Settings) -> No
     expected = {
         (t["id"], rec.envelope["fetched_at"][:19], rec.envelope["stream"])
         for rec in bronze(lake)
-        for t in rec.response.get("data") or []
+        for t in rec.tweets
     }
     rows = query(
         lake,

@@ -32,7 +32,7 @@ def test_recorded_pages_reach_silver_without_loss(local_settings: Settings) -> N
     found: dict[str, bool] = {}
     for rec in bronze(lake):
         users = {u["id"] for u in (rec.response.get("includes") or {}).get("users") or []}
-        for t in rec.response.get("data") or []:
+        for t in rec.tweets:
             found[t["id"]] = found.get(t["id"], True) and t.get("author_id") in users
     with_author = {r[0] for r in rows if r[1] is not None}
     assert {tid for tid, ok in found.items() if ok} <= with_author
