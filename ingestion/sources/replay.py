@@ -292,35 +292,28 @@ class ReplaySource:
     def _fast_line_page(file: Path, lineno: int, raw: bytes, group: _Group, fetched: datetime) -> Page | None:
         """The common shape, validated and counted without building the page's objects; None otherwise."""
         fast = _fast_page(raw)
-        if fast is not None:
-            tweets, errors, newest, twarc = fast
-            request: dict[str, Any] = {"file": file.name, "line": lineno}
-            if twarc is None:
-                return Page(
-                    raw,
-                    group.endpoint,
-                    group.stream,
-                    request,
-                    fetched_at=fetched,
-                    tweet_count=tweets,
-                    error_count=errors,
-                    newest_id=newest,
-                )
+        if fast is None:
+            return None
+        tweets, errors, newest, twarc = fast
+        request: dict[str, Any] = {"file": file.name, "line": lineno}
+        body, when = raw, fetched
+        if twarc is not None:
             span = twarc_span(raw)
-            if span is not None and span[2] == twarc:
-                request["twarc"] = twarc
-                when = _parse_time(twarc.get("retrieved_at")) or fetched
-                return Page(
-                    raw[: span[0]] + raw[span[1] :],
-                    group.endpoint,
-                    group.stream,
-                    request,
-                    fetched_at=when,
-                    tweet_count=tweets,
-                    error_count=errors,
-                    newest_id=newest,
-                )
-        return None
+            if span is None or span[2] != twarc:
+                return None  # not twarc's usual layout: the slow path re-serializes the page without the key
+            request["twarc"] = twarc
+            body = raw[: span[0]] + raw[span[1] :]
+            when = _parse_time(twarc.get("retrieved_at")) or fetched
+        return Page(
+            body,
+            group.endpoint,
+            group.stream,
+            request,
+            fetched_at=when,
+            tweet_count=tweets,
+            error_count=errors,
+            newest_id=newest,
+        )
 
     def _parse_line(self, file: Path, lineno: int, raw: bytes) -> dict[str, Any] | None:
         """The line as a JSON object that may be a response page; None (a problem noted) otherwise."""
