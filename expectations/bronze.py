@@ -31,7 +31,8 @@ COUNTS = ("pages", "rejected", "rejected_tweets")
 
 
 def scan_file(fh: Any) -> tuple[set[str], datetime | None, dict[str, int]]:
-    """The tweet ids and newest fetch of a bronze file's readable pages, and its counts (:data:`COUNTS`).
+    """The tweet ids (their own and their includes.tweets) and newest fetch of a bronze file's readable
+    pages, and its counts (:data:`COUNTS`).
 
     The build reads exactly these pages and sets aside the other lines (the same classifier), so the ids
     are what silver must hold."""
@@ -48,6 +49,7 @@ def scan_file(fh: Any) -> tuple[set[str], datetime | None, dict[str, int]]:
             continue
         counts["pages"] += 1
         ids.update(facts.ids)
+        ids.update(facts.included_ids)
         stamp = facts.fetched_at
         if stamp is not None:
             stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

@@ -77,10 +77,55 @@ class _Url(msgspec.Struct):
     display_url: str | None = None
 
 
+class _Annotation(msgspec.Struct):
+    start: Int32 | None = None
+    end: Int32 | None = None
+    probability: float | None = None
+    type: str | None = None
+    normalized_text: str | None = None
+
+
 class _Entities(msgspec.Struct):
     hashtags: list[_Hashtag] | None = None
+    cashtags: list[_Hashtag] | None = None
     mentions: list[_Mention] | None = None
     urls: list[_Url] | None = None
+    annotations: list[_Annotation] | None = None
+
+
+class _NoteTweet(msgspec.Struct):
+    text: str | None = None
+    entities: _Entities | None = None
+
+
+class _Withheld(msgspec.Struct):
+    copyright: bool | None = None
+    country_codes: list[str] | None = None
+
+
+class _Named(msgspec.Struct):
+    id: Id | None = None
+    name: str | None = None
+
+
+class _ContextAnnotation(msgspec.Struct):
+    domain: _Named | None = None
+    entity: _Named | None = None
+
+
+class _Attachments(msgspec.Struct):
+    media_keys: list[str] | None = None
+    poll_ids: list[Id] | None = None
+
+
+class _Point(msgspec.Struct):
+    type: str | None = None
+    coordinates: list[float] | None = None
+
+
+class _Geo(msgspec.Struct):
+    place_id: str | None = None
+    coordinates: _Point | None = None
 
 
 class _Reference(msgspec.Struct):
@@ -88,7 +133,9 @@ class _Reference(msgspec.Struct):
     id: Id | None = None
 
 
-class _Tweet(msgspec.Struct):
+class _TweetFields(msgspec.Struct):
+    """A tweet's fields but its references (the source schema's ``tweet_fields``)."""
+
     id: Id | None = None
     text: str | None = None
     created_at: datetime | None = None
@@ -97,8 +144,19 @@ class _Tweet(msgspec.Struct):
     lang: str | None = None
     possibly_sensitive: bool | None = None
     in_reply_to_user_id: Id | None = None
+    reply_settings: str | None = None
+    source: str | None = None
+    edit_history_tweet_ids: list[Id] | None = None
+    note_tweet: _NoteTweet | None = None
+    withheld: _Withheld | None = None
     public_metrics: _Metrics | None = None
     entities: _Entities | None = None
+    context_annotations: list[_ContextAnnotation] | None = None
+    attachments: _Attachments | None = None
+    geo: _Geo | None = None
+
+
+class _Tweet(_TweetFields):
     referenced_tweets: list[_Reference] | None = None
 
 
@@ -109,21 +167,91 @@ class _UserMetrics(msgspec.Struct):
     listed_count: Count | None = None
 
 
+class _UserUrl(msgspec.Struct):
+    url: str | None = None
+    expanded_url: str | None = None
+
+
+class _UserUrls(msgspec.Struct):
+    urls: list[_UserUrl] | None = None
+
+
+class _UserEntities(msgspec.Struct):
+    url: _UserUrls | None = None
+
+
+class _UserWithheld(msgspec.Struct):
+    country_codes: list[str] | None = None
+
+
 class _User(msgspec.Struct):
     id: Id | None = None
     name: str | None = None
     username: str | None = None
     created_at: datetime | None = None
     verified: bool | None = None
+    verified_type: str | None = None
+    protected: bool | None = None
     description: str | None = None
     location: str | None = None
+    url: str | None = None
+    profile_image_url: str | None = None
+    pinned_tweet_id: Id | None = None
+    withheld: _UserWithheld | None = None
+    entities: _UserEntities | None = None
     public_metrics: _UserMetrics | None = None
 
 
-class _IncludedTweet(msgspec.Struct):
+class _MediaMetrics(msgspec.Struct):
+    view_count: Count | None = None
+
+
+class _Variant(msgspec.Struct):
+    bit_rate: Count | None = None
+    content_type: str | None = None
+    url: str | None = None
+
+
+class _Media(msgspec.Struct):
+    media_key: str | None = None
+    type: str | None = None
+    url: str | None = None
+    preview_image_url: str | None = None
+    alt_text: str | None = None
+    width: Int32 | None = None
+    height: Int32 | None = None
+    duration_ms: Count | None = None
+    public_metrics: _MediaMetrics | None = None
+    variants: list[_Variant] | None = None
+
+
+class _PollOption(msgspec.Struct):
+    position: Int32 | None = None
+    label: str | None = None
+    votes: Count | None = None
+
+
+class _Poll(msgspec.Struct):
     id: Id | None = None
-    text: str | None = None
-    author_id: Id | None = None
+    options: list[_PollOption] | None = None
+    duration_minutes: Int32 | None = None
+    end_datetime: datetime | None = None
+    voting_status: str | None = None
+
+
+class _BoundingBox(msgspec.Struct):
+    type: str | None = None
+    bbox: list[float] | None = None
+
+
+class _Place(msgspec.Struct):
+    id: str | None = None
+    full_name: str | None = None
+    name: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    place_type: str | None = None
+    geo: _BoundingBox | None = None
 
 
 class _Meta(msgspec.Struct):
@@ -132,34 +260,44 @@ class _Meta(msgspec.Struct):
 
 class _Includes(msgspec.Struct):
     users: list[_User] | None = None
-    tweets: list[_IncludedTweet] | None = None
+    tweets: list[_Tweet] | None = None  # observations too: read with a tweet's fields
+    media: list[_Media] | None = None
+    polls: list[_Poll] | None = None
+    places: list[_Place] | None = None
 
 
-class _InlinedReference(_Reference):
-    """A referenced tweet as twarc2 flatten inlines it: its own fields and its author."""
+class _InlinedReference(_TweetFields):
+    """A referenced tweet as twarc2 flatten inlines it: its own fields, its type and its author."""
 
-    text: str | None = None
-    author_id: Id | None = None
+    type: str | None = None
     author: _User | None = None
 
 
-class _Response(msgspec.Struct):
+class _InlinedAttachments(_Attachments):
+    """attachments as twarc2 flatten writes them: the media and the poll inlined beside their keys."""
+
+    media: list[_Media] | None = None
+    poll: _Poll | None = None
+
+
+class _InlinedGeo(_Place):
+    """geo as twarc2 flatten writes it: the place itself beside its place_id (and any coordinates)."""
+
+    place_id: str | None = None
+    coordinates: _Point | None = None
+
+
+class _Response(_TweetFields):
+    """A response as received; a flattened tweet's own fields at top level (those of _TweetFields), its
+    expansions inlined (author, referenced tweets, attachments' media and poll, geo's place)."""
+
     data: list[_Tweet] | _Tweet | None = None
     includes: _Includes | None = None
     # an API error's fields are read as text whatever their JSON type (DuckDB casts any value to VARCHAR)
     errors: list[dict[str, Any]] | None = None
     meta: _Meta | None = None
-    # a flattened tweet: the tweet's own fields at top level, its expansions inlined
-    id: Id | None = None
-    text: str | None = None
-    created_at: datetime | None = None
-    author_id: Id | None = None
-    conversation_id: Id | None = None
-    lang: str | None = None
-    possibly_sensitive: bool | None = None
-    in_reply_to_user_id: Id | None = None
-    public_metrics: _Metrics | None = None
-    entities: _Entities | None = None
+    attachments: _InlinedAttachments | None = None  # (subclasses: flatten inlines more)
+    geo: _InlinedGeo | None = None  # type: ignore[assignment]
     referenced_tweets: list[_InlinedReference] | None = None
     author: _User | None = None
 
@@ -190,6 +328,9 @@ class LineFacts:
     shape: str
     ids: list[str] = field(default_factory=list)
     fetched_at: datetime | None = None
+    # the tweets it holds as expansions (includes.tweets; a flattened tweet's inlined references): silver
+    # observations too (silver.tweets seen_in 'includes' when never seen otherwise)
+    included_ids: list[str] = field(default_factory=list)
     reason: str = ""
     shape_guess: str = ""  # for a rejection: the shape the line seems meant to be
     tweets_guess: int = 0  # for a rejection: the tweets it seems to hold (0 when not countable)
@@ -213,6 +354,14 @@ def _shape(response: _Response) -> tuple[str, list[str]] | str:
     return "none of the shapes: no data, errors, meta or top-level tweet"
 
 
+def _included_ids(response: _Response) -> list[str]:
+    if response.includes is not None and response.includes.tweets:
+        return [str(t.id) for t in response.includes.tweets if t.id is not None]
+    if response.data is None and response.referenced_tweets:
+        return [str(t.id) for t in response.referenced_tweets if t.id is not None]
+    return []
+
+
 def classify_line(line: bytes | memoryview) -> LineFacts:
     """The facts of one bronze line (without its newline)."""
     try:
@@ -230,7 +379,7 @@ def classify_line(line: bytes | memoryview) -> LineFacts:
     if isinstance(shape, str):
         return _rejected(line, shape)
     fetched = doc.envelope.fetched_at if doc.envelope is not None else None
-    return LineFacts(shape[0], shape[1], fetched)
+    return LineFacts(shape[0], shape[1], fetched, included_ids=_included_ids(doc.response))
 
 
 def _rejected(line: bytes | memoryview, reason: str) -> LineFacts:

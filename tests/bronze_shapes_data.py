@@ -70,8 +70,9 @@ def single(tid: str) -> dict[str, Any]:
     }
 
 
-def flattened(tid: str, quoted: str) -> dict[str, Any]:
-    """A ``twarc2 flatten`` line: the tweet at top level, its author and the quoted tweet inlined."""
+def flattened(tid: str, quoted: str, quoted_author: str = "u4") -> dict[str, Any]:
+    """A ``twarc2 flatten`` line: the tweet at top level, its author and the quoted tweet inlined (a
+    tweet itself: an observation of it, by its author)."""
     return {
         **tweet(
             tid,
@@ -81,8 +82,8 @@ def flattened(tid: str, quoted: str) -> dict[str, Any]:
                     "type": "quoted",
                     "id": quoted,
                     "text": "the quoted one",
-                    "author_id": "u4",
-                    "author": user("u4"),
+                    "author_id": quoted_author,
+                    "author": user(quoted_author),
                 }
             ],
         ),

@@ -15,22 +15,37 @@
   {%- if not execute -%}{{ return("{'envelope': 'json', 'response': 'json'}") }}{%- endif -%}
   {%- for node in graph.sources.values() if node.source_name == 'bronze' and node.name == 'pages' -%}
     {%- set meta = node.source_meta -%}
-    {%- set tweet = meta['tweet'] | trim -%}
-    {%- set users = 'users ' ~ (meta['page_user'] if kind == 'tweets' else meta['user']) | trim ~ '[]' -%}
-    {%- set includes = 'includes struct(' ~ users ~ (')' if kind == 'tweets' else ', tweets '
-          ~ meta['included_tweet'] | trim ~ '[])') -%}
-    {%- set errors = '' if kind == 'tweets' else ', errors ' ~ meta['error'] | trim ~ '[]' -%}
-    {%- set data = tweet if kind == 'tweets' else 'struct(id varchar)' -%}
+    {%- set fields = meta['tweet_fields'] | trim -%}
+    {%- set tweet = 'struct(' ~ fields ~ ', referenced_tweets ' ~ meta['reference'] | trim ~ '[])' -%}
+    {%- set page_user = meta['page_user'] | trim -%}
+    {%- set user = meta['user'] | trim -%}
+    {%- if kind == 'tweets' -%}
+      {#- the tweets read: the tweets of `data` and of includes.tweets (observations too), and the page's
+          user ids and usernames for their authors -#}
+      {%- set includes = 'includes struct(users ' ~ page_user ~ '[], tweets ' ~ tweet ~ '[])' -%}
+      {%- set errors = '' -%}
+      {%- set data = tweet -%}
+    {%- else -%}
+      {%- set includes = 'includes struct(users ' ~ user ~ '[], tweets ' ~ meta['included_tweet'] | trim
+            ~ '[], media ' ~ meta['media'] | trim ~ '[], polls ' ~ meta['poll'] | trim ~ '[], places '
+            ~ meta['place'] | trim ~ '[])' -%}
+      {%- set errors = ', errors ' ~ meta['error'] | trim ~ '[]' -%}
+      {%- set data = 'struct(id varchar)' -%}
+    {%- endif -%}
     {%- if read == 'page' -%}
       {%- set response = 'struct(data ' ~ data ~ '[], ' ~ includes ~ errors ~ ')' -%}
     {%- elif read == 'single' -%}
       {%- set response = 'struct(data ' ~ data ~ ', ' ~ includes ~ errors ~ ')' -%}
     {%- elif kind == 'tweets' -%}
-      {#- the tweet's own fields and its author (the page's one user, for the author lookup) -#}
-      {%- set response = tweet[:-1] ~ ', author ' ~ meta['page_user'] | trim ~ ')' -%}
+      {#- a flattened tweet: its own fields, its author, its references inlined whole with their authors -#}
+      {%- set response = 'struct(' ~ fields ~ ', referenced_tweets struct(' ~ fields ~ ', "type" varchar, author '
+            ~ page_user ~ ')[], author ' ~ page_user ~ ')' -%}
     {%- else -%}
-      {%- set response = 'struct(id varchar, author ' ~ meta['user'] | trim ~ ', referenced_tweets struct(id varchar, "text" varchar, author_id varchar, author '
-            ~ meta['user'] | trim ~ ')[])' -%}
+      {#- its expansions as twarc2 flatten inlines them: the author, the referenced tweets (with their
+          authors), attachments.media, attachments.poll, and geo holding the place itself -#}
+      {%- set response = 'struct(id varchar, author ' ~ user ~ ', referenced_tweets struct(id varchar, "text" varchar, author_id varchar, note_tweet struct("text" varchar), author '
+            ~ user ~ ')[], attachments struct(media ' ~ meta['media'] | trim ~ '[], poll ' ~ meta['poll'] | trim
+            ~ '), geo ' ~ meta['place'] | trim ~ ')' -%}
     {%- endif -%}
     {{ return("{'envelope': '" ~ meta['envelope'] | trim ~ "', 'response': '" ~ response ~ "'}") }}
   {%- endfor -%}
@@ -48,13 +63,20 @@
       {%- set fields = "'data': case when " ~ response ~ ".data is null then [] else [" ~ response ~ ".data] end, "
             ~ "'includes': " ~ response ~ ".includes" ~ ("" if kind == 'tweets' else ", 'errors': " ~ response ~ ".errors") -%}
     {%- elif kind == 'tweets' -%}
-      {%- set fields = "'data': [" ~ response ~ "], 'includes': {'users': [" ~ response ~ ".author]}" -%}
+      {#- (the inlined references are cast by name to the page's types: their extra fields dropped) -#}
+      {%- set refs = "coalesce(" ~ response ~ ".referenced_tweets, [])" -%}
+      {%- set fields = "'data': [" ~ response ~ "], 'includes': {'users': list_filter(list_concat(["
+            ~ response ~ ".author], list_transform(" ~ refs ~ ", lambda t: t.author)), lambda u: u is not null), "
+            ~ "'tweets': " ~ refs ~ "}" -%}
     {%- else -%}
-      {#- a flattened tweet's expansions: its author and its referenced tweets (with their authors) -#}
+      {#- a flattened tweet's expansions: its author and its referenced tweets (with their authors), its
+          media, poll and place -#}
       {%- set refs = "coalesce(" ~ response ~ ".referenced_tweets, [])" -%}
       {%- set fields = "'data': [{'id': " ~ response ~ ".id}], 'includes': {'users': list_filter(list_concat(["
             ~ response ~ ".author], list_transform(" ~ refs ~ ", lambda t: t.author)), lambda u: u is not null), "
-            ~ "'tweets': list_transform(" ~ refs ~ ", lambda t: {'id': t.id, 'text': t.text, 'author_id': t.author_id})}, "
+            ~ "'tweets': " ~ refs ~ ", 'media': " ~ response ~ ".attachments.media, "
+            ~ "'polls': case when " ~ response ~ ".attachments.poll.id is not null then [" ~ response ~ ".attachments.poll] end, "
+            ~ "'places': case when " ~ response ~ ".geo.id is not null then [" ~ response ~ ".geo] end}, "
             ~ "'errors': null" -%}
     {%- endif -%}
     cast({ {{- fields -}} } as {{ page_type }})

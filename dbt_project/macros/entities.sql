@@ -48,20 +48,27 @@
 
 
 {#- Latest observation wins: the new rows merged with the existing rows of the same key, one row per key,
-    the newest by (last_seen_at, bronze_file, new batch first) winning, keeping the earliest first_seen_at. -#}
-{% macro merge_latest(new_rows, existing, key) -%}
-    select * exclude (merged_first_seen_at) replace (merged_first_seen_at as first_seen_at)
+    the newest by (last_seen_at, bronze_file, new batch first) winning, keeping the smallest value of
+    each `keep_min` column over both (the earliest first_seen_at; seen_in 'data' over 'includes').
+    `rank_first`: an ordering that outranks recency (silver.tweets: a page's own tweet over an expansion). -#}
+{% macro merge_latest(new_rows, existing, key, keep_min=['first_seen_at'], rank_first=none) -%}
+    select
+        * exclude ({% for c in keep_min %}merged_{{ c }}{{ ', ' if not loop.last }}{% endfor %})
+        replace ({% for c in keep_min %}merged_{{ c }} as {{ c }}{{ ', ' if not loop.last }}{% endfor %})
     from (
         select
             * exclude (is_new),
-            min(first_seen_at) over (partition by {{ key }}) as merged_first_seen_at
+            {%- for c in keep_min %}
+            min({{ c }}) over (partition by {{ key }}) as merged_{{ c }}{{ ',' if not loop.last }}
+            {%- endfor %}
         from (
             select *, true as is_new from {{ new_rows }}
             union all by name
             select *, false as is_new from {{ existing }}
         )
         qualify row_number() over (
-            partition by {{ key }} order by last_seen_at desc, bronze_file desc, is_new desc
+            partition by {{ key }}
+            order by {{ (rank_first ~ ', ') if rank_first else '' }}last_seen_at desc, bronze_file desc, is_new desc
         ) = 1
     )
 {%- endmacro %}

@@ -12,3 +12,13 @@ select *
 from {{ model }}
 where abs(({{ columns | join(' + ') }}) - 1.0) > 1e-9
 {% endtest %}
+
+
+{#- the columns together identify a row (dbt_utils' unique_combination_of_columns, without the package:
+    dbt deps would need the network) -#}
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

@@ -40,11 +40,11 @@
 
 
 {#- the filter on a silver table's rows (its partition column dt) for the days to compute -#}
-{% macro gold_days_filter(days) -%}
+{% macro gold_days_filter(days, column='dt') -%}
   {%- if days is none -%}
     true
   {%- elif days['changed'] -%}
-    dt in ({{ date_literals(days['changed']) }})
+    {{ column }} in ({{ date_literals(days['changed']) }})
   {%- else -%}
     false
   {%- endif -%}
@@ -65,4 +65,12 @@
 {#- days (YYYY-MM-DD strings) as SQL date literals: date '2026-10-01', date '2026-10-02' -#}
 {% macro date_literals(days) -%}
   {%- for day in days %}date '{{ day }}'{{ ', ' if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
+
+{#- a SQL boolean on silver.tweets: the tweet was collected by a stream (in a page's `data`), not only seen
+    as another tweet's expansion (seen_in 'includes': a retweeted original, a quoted tweet, which gold
+    counts for no stream); a row of a lake built before seen_in existed (null) was collected -#}
+{% macro collected_tweet(alias=none) -%}
+  {{ (alias ~ '.') if alias else '' }}seen_in is distinct from 'includes'
 {%- endmacro %}

@@ -111,6 +111,9 @@
         {%- endfor %}
       {%- endcall %}
     {%- else -%}
+    {%- if partition_by and mode != 'table' -%}
+      {%- do run_query("select tweetlake_prepare('" ~ scratch ~ "/" ~ partition_by ~ "=1970-01-01/data_0.parquet')") -%}
+    {%- endif -%}
     {% call statement('copy') -%}
       {%- if partition_by and mode != 'table' %}
       {#- an empty partitioned table still needs a file, so readers see its columns -#}

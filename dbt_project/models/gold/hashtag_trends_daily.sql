@@ -1,12 +1,16 @@
 {{ config(location=gold_location('hashtag_trends_daily')) }}
-{#- Per day and hashtag (lowercased): tweets using it, distinct authors, and their summed engagement.
+{#- Per day, kind ('hashtag', lowercased; 'cashtag', uppercased: $TWTR is a ticker, not a topic, so the
+    two stay apart) and tag: tweets using it, distinct authors, and their summed engagement.
     Only the days whose silver changed are recomputed (macros/gold_days.sql); a tweet's hashtags live in
     its tweet's partition (dt: the created date). -#}
-{%- set days = gold_days(['tweets', 'hashtags']) %}
+{%- set days = gold_days(['tweets', 'hashtags', 'cashtags']) %}
 
 with hashtags as (
 
-    select tweet_id, tag from {{ ref('hashtags') }}
+    select tweet_id, 'hashtag' as kind, tag from {{ ref('hashtags') }}
+    where {{ gold_days_filter(days) }}
+    union all
+    select tweet_id, 'cashtag' as kind, tag from {{ ref('cashtags') }}
     where {{ gold_days_filter(days) }}
 
 ),
@@ -19,7 +23,7 @@ tweets as (
         author_id,
         like_count + retweet_count + reply_count + quote_count as engagement
     from {{ ref('tweets') }}
-    where {{ gold_days_filter(days) }}
+    where {{ collected_tweet() }} and {{ gold_days_filter(days) }}
 
 ),
 
@@ -27,13 +31,14 @@ final as (
 
     select
         tweets.created_date as day,
+        hashtags.kind,
         hashtags.tag,
         count(distinct tweets.tweet_id) as tweets,
         count(distinct tweets.author_id) as authors,
         sum(tweets.engagement) as engagement
     from hashtags
     inner join tweets using (tweet_id)
-    group by tweets.created_date, hashtags.tag
+    group by tweets.created_date, hashtags.kind, hashtags.tag
 
 )
 

@@ -9,6 +9,7 @@ with tweets as (
 
     select tweet_id, author_id, author_username, tweet_type, in_reply_to_user_id, created_at
     from {{ ref('tweets') }}
+    where {{ collected_tweet() }}
 
 ),
 

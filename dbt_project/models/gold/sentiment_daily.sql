@@ -6,7 +6,7 @@
 with tweets as (
 
     select * from {{ ref('tweets') }}
-    where {{ gold_days_filter(days) }}
+    where {{ collected_tweet() }} and {{ gold_days_filter(days) }}
 
 ),
 

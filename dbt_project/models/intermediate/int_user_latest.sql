@@ -59,6 +59,13 @@ renamed as (
         {{ unescape_html('u.description') }} as description,
         u.location as location,
         coalesce(u.verified, false) as verified,
+        u.verified_type as verified_type,
+        u.protected as protected,
+        -- the profile's link as its owner wrote it (entities.url), not the t.co wrapper
+        coalesce(u.entities.url.urls[1].expanded_url, u.url) as url,
+        u.profile_image_url as profile_image_url,
+        u.pinned_tweet_id as pinned_tweet_id,
+        u.withheld.country_codes as withheld_country_codes,
         cast(u.created_at as timestamptz) as created_at,
         u.public_metrics.followers_count as followers_count,
         u.public_metrics.following_count as following_count,

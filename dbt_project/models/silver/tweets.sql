@@ -1,5 +1,6 @@
 {{ config(location=silver_location('tweets'), partition_by='dt') }}
-{#- One row per tweet, the latest observation winning. Partitioned by created date (dt): a tweet never
+{#- One row per tweet, the latest observation winning: the tweets of the pages' data and those only ever
+    seen in their includes.tweets (seen_in 'includes': a retweeted original, a quoted tweet). Partitioned by created date (dt): a tweet never
     changes partition, so an incremental build rewrites only the partitions its new observations touch,
     merging them with the rows already there. -#}
 -- depends_on: {{ ref('stg_tweets') }}
@@ -26,7 +27,7 @@ sentiment as (
 
 latest as (
 
-    select observations.*, winners.first_seen_at, winners.last_seen_at
+    select observations.*, winners.first_seen_at, winners.last_seen_at, winners.seen_in
     from observations
     inner join {{ ref('int_tweet_latest') }} as winners
         on winners.page_id = observations.page_id
@@ -39,6 +40,7 @@ renamed as (
     select
         latest.tweet_id,
         latest.text,
+        latest.text_truncated,
         latest.text_clean,
         latest.lang,
         latest.created_at,
@@ -50,6 +52,17 @@ renamed as (
         latest.referenced_tweet_id,
         latest.in_reply_to_user_id,
         latest.possibly_sensitive,
+        latest.reply_settings,
+        latest.client_app,
+        latest.edit_history_tweet_ids,
+        latest.edit_history_tweet_ids[-1] as latest_version_id,
+        latest.withheld_country_codes,
+        latest.withheld_copyright,
+        latest.place_id,
+        latest.longitude,
+        latest.latitude,
+        latest.media_keys,
+        latest.poll_ids,
         latest.like_count,
         latest.retweet_count,
         latest.reply_count,
@@ -61,6 +74,7 @@ renamed as (
         latest.source,
         latest.endpoint,
         latest.stream,
+        latest.seen_in,
         latest.first_seen_at,
         latest.last_seen_at,
         latest.bronze_file,
@@ -79,7 +93,8 @@ existing as (
 
 final as (
 
-    {{ merge_latest('renamed', 'existing', 'tweet_id') }}
+    {{ merge_latest('renamed', 'existing', 'tweet_id', keep_min=['first_seen_at', 'seen_in'],
+                     rank_first="coalesce(seen_in, 'data')") }}
 
 )
 {%- else -%}

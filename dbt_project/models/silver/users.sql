@@ -32,7 +32,8 @@ final as (
 {%- endif %}
 
 select
-    user_id, username, name, description, location, verified, created_at,
+    user_id, username, name, description, location, verified, verified_type, protected, url,
+    profile_image_url, pinned_tweet_id, withheld_country_codes, created_at,
     followers_count, following_count, tweet_count, listed_count,
     first_seen_at, last_seen_at, bronze_file
 from final

@@ -26,6 +26,9 @@ renamed as (
         coalesce(len(response.data), 0) as tweet_count,
         response.includes.users as included_users,
         response.includes.tweets as included_tweets,
+        response.includes.media as included_media,
+        response.includes.polls as included_polls,
+        response.includes.places as included_places,
         response.errors as errors
     from source
 

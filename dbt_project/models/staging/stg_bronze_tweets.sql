@@ -1,7 +1,8 @@
 {#- Every tweet of the new bronze files (stg_bronze_files), one row per observation, straight from the
-    JSON: the envelope, response.data and the ids and usernames of the page's users only
-    (bronze_columns('tweets')), unnested as it is read, so the pages' lists of tweets are never
-    materialized. Each row carries its page's user ids and usernames (two lists per page, shared by the
+    JSON: the envelope, response.data, response.includes.tweets (the tweets the page's tweets reply to,
+    quote or retweet: observations too, observed_in 'includes', numbered after the page's own) and the
+    ids and usernames of the page's users only (bronze_columns('tweets')), unnested as it is read, so the
+    pages' lists of tweets are never materialized. Each row carries its page's user ids and usernames (two lists per page, shared by the
     page's rows, not copied), where stg_tweets finds the author. Ephemeral: stg_tweets types it in the
     same query. -#}
 {{ config(materialized='ephemeral') }}
@@ -35,12 +36,14 @@ observations as (
         stream,
         page_number,
         observed_at,
-        unnest(response.data) as tweet,
-        generate_subscripts(response.data, 1) as position,
+        -- one unnest of both lists (a second select of page_users would materialize it, lists and all)
+        unnest(list_concat(response.data, response.includes.tweets)) as tweet,
+        generate_subscripts(list_concat(response.data, response.includes.tweets), 1) as position,
+        coalesce(len(response.data), 0) as data_count,
         page_user_ids,
         page_usernames
     from page_users
-    where len(response.data) > 0
+    where len(response.data) > 0 or len(response.includes.tweets) > 0
 
 )
 

@@ -14,7 +14,9 @@ renamed as (
 
     select
         tweet.id as tweet_id,
-        {{ unescape_html('tweet.text') }} as text,
+        -- the whole text: a long post's (note_tweet) is its text, the API's `text` its first 280 characters
+        {{ unescape_html('coalesce(tweet.note_tweet.text, tweet.text)') }} as text,
+        case when tweet.note_tweet.text is not null then {{ unescape_html('tweet.text') }} end as text_truncated,
         tweet.lang as lang,
         -- a tweet id is a snowflake that carries its creation time: the fallback when created_at is missing
         coalesce(
@@ -31,10 +33,28 @@ renamed as (
         coalesce(tweet.public_metrics.quote_count, 0) as quote_count,
         tweet.public_metrics.impression_count as impression_count,
         tweet.public_metrics.bookmark_count as bookmark_count,
-        tweet.entities.hashtags as hashtags,
-        tweet.entities.mentions as mentions,
-        tweet.entities.urls as urls,
+        -- a long post's entities are note_tweet's (their offsets are in the whole text)
+        coalesce(tweet.note_tweet.entities.hashtags, tweet.entities.hashtags) as hashtags,
+        coalesce(tweet.note_tweet.entities.cashtags, tweet.entities.cashtags) as cashtags,
+        coalesce(tweet.note_tweet.entities.mentions, tweet.entities.mentions) as mentions,
+        coalesce(tweet.note_tweet.entities.urls, tweet.entities.urls) as urls,
+        tweet.entities.annotations as annotations,
+        tweet.context_annotations as context_annotations,
+        tweet.attachments.media_keys as media_keys,
+        tweet.attachments.poll_ids as poll_ids,
         tweet.referenced_tweets as refs,
+        tweet.edit_history_tweet_ids as edit_history_tweet_ids,
+        tweet.reply_settings as reply_settings,
+        -- the client it was posted from (the API's `source`; `source` here is the lake's ingestion source)
+        tweet.source as client_app,
+        tweet.withheld.country_codes as withheld_country_codes,
+        coalesce(tweet.withheld.copyright, false) as withheld_copyright,
+        tweet.geo.place_id as place_id,
+        -- GeoJSON Point: [longitude, latitude]
+        case when tweet.geo.coordinates.type = 'Point' then tweet.geo.coordinates.coordinates[1] end as longitude,
+        case when tweet.geo.coordinates.type = 'Point' then tweet.geo.coordinates.coordinates[2] end as latitude,
+        -- where this observation was: the page's own tweets, or its includes.tweets (an expansion)
+        case when position <= data_count then 'data' else 'includes' end as observed_in,
         -- (list_position matches NULL with NULL: a tweet without author_id gets no username)
         case
             when tweet.author_id is not null then page_usernames[list_position(page_user_ids, tweet.author_id)]
