@@ -70,6 +70,19 @@ def tweets_frame(day: date, ids: list[str], authors: list[str] | None = None) ->
             "quote_count": pd.Series([0] * n, dtype="int64"),
             "impression_count": pd.Series([None] * n, dtype="Int64"),
             "bookmark_count": pd.Series([3] * n, dtype="Int64"),
+            "text_truncated": [None] * n,
+            "reply_settings": ["everyone"] * n,
+            "client_app": ["Twitter Web App"] * n,
+            "edit_history_tweet_ids": [[i] for i in ids],
+            "latest_version_id": ids,
+            "withheld_country_codes": [None] * n,
+            "withheld_copyright": [False] * n,
+            "place_id": [None] * n,
+            "longitude": pd.Series([None] * n, dtype="float64"),
+            "latitude": pd.Series([None] * n, dtype="float64"),
+            "media_keys": [None] * n,
+            "poll_ids": [None] * n,
+            "seen_in": ["data"] * n,
             "sentiment_score": [0.5, -0.2, 0.0][:1] * n,
             "sentiment_label": ["positive"] * n,
             "source": ["sample"] * n,
@@ -150,6 +163,12 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
                 "description": [""] * 5,
                 "location": [None] * 5,
                 "verified": [False] * 5,
+                "verified_type": ["none", "blue", "business", "government", "none"],
+                "protected": [False] * 5,
+                "url": [None] * 5,
+                "profile_image_url": [None] * 5,
+                "pinned_tweet_id": [None] * 5,
+                "withheld_country_codes": [None] * 5,
                 "created_at": pd.Series(
                     [pd.Timestamp("2015-01-01", tz="UTC")] * 5, dtype="datetime64[us, UTC]"
                 ),
@@ -320,6 +339,8 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
                 "tweet_id": [all_ids[0], all_ids[-1]],
                 "author_username": "a",
                 "text": "t",
+                "media_type": ["photo", None],
+                "media_types": [["photo"], []],
                 "engagement": [5, 6],
                 "like_count": [4, 5],
                 "retweet_count": 1,
@@ -331,7 +352,16 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     write_parquet(
         lake,
         f"{gold}/hashtag_trends_daily.parquet",
-        pd.DataFrame({"day": days, "tag": "duckdb", "tweets": per_day, "authors": 5, "engagement": 10}),
+        pd.DataFrame(
+            {
+                "day": days,
+                "kind": "hashtag",
+                "tag": "duckdb",
+                "tweets": per_day,
+                "authors": 5,
+                "engagement": 10,
+            }
+        ),
     )
     write_parquet(
         lake,
@@ -374,6 +404,111 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
                 "like_count": 1,
                 "retweet_count": 0,
                 "created_at": pd.Series([_ts(DAY1, 0)] * len(all_ids), dtype="datetime64[us, UTC]"),
+            }
+        ),
+    )
+    # the object model's tables: one tweet with a video and a poll, a place, an edited tweet, a cashtag
+    first, second = all_ids[0], all_ids[1]
+    write_parquet(
+        lake,
+        "silver/media/data_0.parquet",
+        pd.DataFrame(
+            {
+                "media_key": ["13_1"],
+                "media_type": ["video"],
+                "url": [None],
+                "preview_image_url": ["https://pbs.twimg.com/media/x.jpg"],
+                "alt_text": [None],
+                "width": [1920],
+                "height": [1080],
+                "duration_ms": [46947],
+                "view_count": [100],
+                "variants": [[{"bit_rate": 632000, "content_type": "video/mp4", "url": "https://v/x.mp4"}]],
+                "first_seen_at": now[:1],
+                "last_seen_at": now[:1],
+                "bronze_file": [bronze_rel(DAY2)],
+            }
+        ),
+    )
+    write_parquet(
+        lake,
+        "silver/polls/data_0.parquet",
+        pd.DataFrame(
+            {
+                "poll_id": ["p1"],
+                "options": [
+                    [{"position": 1, "label": "a", "votes": 3}, {"position": 2, "label": "b", "votes": 1}]
+                ],
+                "option_count": [2],
+                "total_votes": [4],
+                "duration_minutes": [60],
+                "end_at": pd.Series([FETCHED], dtype="datetime64[us, UTC]"),
+                "voting_status": ["open"],
+            }
+        ),
+    )
+    write_parquet(
+        lake,
+        "silver/places/data_0.parquet",
+        pd.DataFrame(
+            {
+                "place_id": ["01a9a39529b27f36"],
+                "full_name": ["Manhattan, NY"],
+                "name": ["Manhattan"],
+                "country": ["United States"],
+                "country_code": ["US"],
+                "place_type": ["city"],
+                "bbox": [[-74.03, 40.68, -73.91, 40.88]],
+            }
+        ),
+    )
+    write_parquet(
+        lake,
+        "silver/tweet_edits/data_0.parquet",
+        pd.DataFrame(
+            {
+                "tweet_id": [first, second],
+                "latest_tweet_id": [second, second],
+                "version": [1, 2],
+                "versions": [2, 2],
+                "is_latest": [False, True],
+            }
+        ),
+    )
+    one = [day_of(first)]
+    entity_rows = {
+        "tweet_media": {"tweet_id": [first], "media_key": ["13_1"], "position": [1]},
+        "tweet_polls": {"tweet_id": [first], "poll_id": ["p1"]},
+        "cashtags": {"tweet_id": [first], "tag": ["TWTR"], "tag_original": ["twtr"], "start_index": [3]},
+        "context_annotations": {
+            "tweet_id": [first],
+            "domain_id": ["47"],
+            "domain_name": ["Brand"],
+            "entity_id": ["10045225402"],
+            "entity_name": ["Twitter"],
+        },
+        "annotations": {
+            "tweet_id": [first],
+            "annotation_type": ["Product"],
+            "normalized_text": ["DuckDB"],
+            "probability": [0.9],
+            "start_index": [6],
+            "end_index": [11],
+        },
+    }
+    for table, columns in entity_rows.items():
+        write_partitions(lake, table, pd.DataFrame({**columns, "created_date": one}), one)
+    write_parquet(
+        lake,
+        f"{gold}/media_daily.parquet",
+        pd.DataFrame(
+            {
+                "day": days,
+                "stream": "duckdb",
+                "media_type": ["video", "none"],
+                "tweets": [1, per_day],
+                "media_items": [1, 0],
+                "views": [100, 0],
             }
         ),
     )
@@ -482,6 +617,7 @@ def test_quality_publish_refuses_staged_gold_never_validated(
     assert set(pipeline.run_publish(local_settings).tables) == {
         "hashtag_trends_daily",
         "interactions",
+        "media_daily",
         "sentiment_daily",
         "top_tweets",
         "tweets_export",
