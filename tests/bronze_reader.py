@@ -26,6 +26,12 @@ class BronzeRecord:
     def tweet_ids(self) -> list[str]:
         return [t["id"] for t in self.tweets]
 
+    @property
+    def expansions(self) -> list[dict[str, Any]]:
+        """The tweets it holds as expansions: includes.tweets (a flattened line's inlined references with
+        their fields). Silver observes them too (silver.tweets.seen_in 'includes')."""
+        return response_expansions(self.response)
+
 
 def response_tweets(response: dict[str, Any]) -> list[dict[str, Any]]:
     """The tweets a stored response holds, by the shapes of README "The lake": ``data`` a list (a page),
@@ -38,6 +44,12 @@ def response_tweets(response: dict[str, Any]) -> list[dict[str, Any]]:
     if "data" not in response and "id" in response and "text" in response:
         return [response]
     return []
+
+
+def response_expansions(response: dict[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(response.get("data"), (list, dict)) or "id" not in response:
+        return list((response.get("includes") or {}).get("tweets") or [])
+    return [t for t in response.get("referenced_tweets") or [] if "text" in t]
 
 
 def bronze(lake: Lake, endpoint: str = "*") -> list[BronzeRecord]:
@@ -59,9 +71,13 @@ def bronze(lake: Lake, endpoint: str = "*") -> list[BronzeRecord]:
     return out
 
 
-def bronze_tweet_ids(lake: Lake) -> set[str]:
-    """The ids of every tweet in bronze (re-observations counted once)."""
-    return {tweet_id for record in bronze(lake) for tweet_id in record.tweet_ids}
+def bronze_tweet_ids(lake: Lake, expansions: bool = True) -> set[str]:
+    """The ids of every tweet in bronze (re-observations counted once): what silver.tweets must hold, the
+    pages' own tweets and (unless ``expansions`` is false: the tweets the streams collected) those only
+    in their includes."""
+    return {
+        t["id"] for record in bronze(lake) for t in record.tweets + (record.expansions if expansions else [])
+    }
 
 
 def all_lake_bytes(lake: Lake) -> bytes:

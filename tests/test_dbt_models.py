@@ -42,6 +42,15 @@ SILVER = (
     "urls",
     "referenced_tweets",
     "api_errors",
+    "media",
+    "tweet_media",
+    "polls",
+    "tweet_polls",
+    "places",
+    "cashtags",
+    "context_annotations",
+    "annotations",
+    "tweet_edits",
 )
 # silver.rejected_pages too: empty in these lakes (no bronze line set aside), so not among the tables
 # compared row for row above (tests/test_dbt_shapes.py fills it)
@@ -54,14 +63,29 @@ GOLD = (
     "sentiment_daily",
     "interactions",
     "tweets_export",
+    "media_daily",
 )
 CONTRACT = {
     "silver/tweets": "tweet_id text text_clean lang created_at created_date author_id author_username "
     "conversation_id tweet_type referenced_tweet_id in_reply_to_user_id possibly_sensitive like_count "
     "retweet_count reply_count quote_count impression_count bookmark_count sentiment_score sentiment_label "
-    "source endpoint stream first_seen_at last_seen_at",
+    "source endpoint stream first_seen_at last_seen_at text_truncated reply_settings client_app "
+    "edit_history_tweet_ids latest_version_id withheld_country_codes withheld_copyright place_id longitude "
+    "latitude media_keys poll_ids seen_in",
     "silver/users": "user_id username name description location verified created_at followers_count "
-    "following_count tweet_count listed_count first_seen_at last_seen_at",
+    "following_count tweet_count listed_count first_seen_at last_seen_at verified_type protected url "
+    "profile_image_url pinned_tweet_id withheld_country_codes",
+    "silver/media": "media_key media_type url preview_image_url alt_text width height duration_ms view_count "
+    "variants first_seen_at last_seen_at",
+    "silver/tweet_media": "tweet_id media_key position",
+    "silver/polls": "poll_id options option_count total_votes duration_minutes end_at voting_status",
+    "silver/tweet_polls": "tweet_id poll_id",
+    "silver/places": "place_id full_name name country country_code place_type bbox",
+    "silver/cashtags": "tweet_id tag tag_original start_index",
+    "silver/context_annotations": "tweet_id domain_id domain_name entity_id entity_name",
+    "silver/annotations": "tweet_id annotation_type normalized_text probability start_index end_index",
+    "silver/tweet_edits": "tweet_id latest_tweet_id version versions is_latest",
+    "gold/media_daily": "day stream media_type tweets media_items views",
     "silver/tweet_metrics": "tweet_id observed_at like_count retweet_count reply_count quote_count "
     "impression_count bookmark_count source endpoint stream",
     "silver/hashtags": "tweet_id tag tag_original start_index",
@@ -74,8 +98,8 @@ CONTRACT = {
     "gold/user_engagement_daily": "author_id author_username day tweets likes retweets replies quotes "
     "impressions engagement_rate",
     "gold/top_tweets": "day stream rank tweet_id author_username text engagement like_count retweet_count "
-    "reply_count quote_count",
-    "gold/hashtag_trends_daily": "day tag tweets authors engagement",
+    "reply_count quote_count media_type media_types",
+    "gold/hashtag_trends_daily": "day kind tag tweets authors engagement",
     "gold/sentiment_daily": "stream day tweets mean_score share_positive share_neutral share_negative",
     "gold/interactions": "source_user_id source_username target_user_id target_username interaction "
     "interactions first_at last_at",
@@ -187,14 +211,16 @@ def batched_lake(incremental_lake: Settings, tmp_path_factory: pytest.TempPathFa
 
 def latest_observations(lake: Lake, users: bool = False) -> dict[str, dict[str, Any]]:
     """Each tweet's (or with ``users``, each included user's) latest observation in bronze (fetched_at,
-    then file, page, position), by plain json; users also get their first and last ``fetched_at``."""
+    then file, page, position), by plain json; users also get their first and last ``fetched_at``. A
+    tweet's observations in pages' data outrank those in includes.tweets (silver.tweets' rule)."""
     latest: dict[str, tuple[tuple, dict[str, Any]]] = {}
     seen: dict[str, list[str]] = {}
     for rec in bronze(lake):
         env = rec.envelope
-        items = (rec.response.get("includes") or {}).get("users") if users else rec.tweets
+        items = (rec.response.get("includes") or {}).get("users") if users else rec.tweets + rec.expansions
+        own = len(rec.tweets)
         for pos, item in enumerate(items or []):
-            key = (env["fetched_at"], rec.rel, env.get("page_number") or 0, pos)
+            key = (users or pos < own, env["fetched_at"], rec.rel, env.get("page_number") or 0, pos)
             if item["id"] not in latest or key > latest[item["id"]][0]:
                 latest[item["id"]] = (key, item)
             seen.setdefault(item["id"], []).append(env["fetched_at"])
@@ -237,7 +263,8 @@ def test_latest_observation_wins_and_text_is_unescaped(incremental_lake: Setting
         assert likes == metrics.get("like_count", 0), tweet_id
         assert retweets == metrics.get("retweet_count", 0), tweet_id
         assert impressions == metrics.get("impression_count"), tweet_id
-        assert text == html.unescape(expected["text"]), tweet_id
+        whole = (expected.get("note_tweet") or {}).get("text") or expected["text"]  # a long post's
+        assert text == html.unescape(whole), tweet_id
         changed += tweet_id in reobserved
     assert changed == len(reobserved)
     escaped = [t for t in latest.values() if "&amp;" in t["text"] or "&lt;" in t["text"]]
@@ -273,7 +300,7 @@ def test_metrics_history_has_every_observation(incremental_lake: Settings) -> No
     expected = {
         (t["id"], rec.envelope["fetched_at"][:19], rec.envelope["stream"])
         for rec in bronze(lake)
-        for t in rec.tweets
+        for t in rec.tweets + rec.expansions
     }
     rows = query(
         lake,
@@ -361,7 +388,7 @@ def test_gold_invariants(incremental_lake: Settings) -> None:
     kinds = {r[0] for r in query(lake, f"select interaction from {read_table(lake, 'gold', 'interactions')}")}
     assert kinds == {"reply", "mention", "quote", "retweet"}
     total = query(lake, f"select count(*) from {read_table(lake, 'gold', 'tweets_export')}")[0][0]
-    assert total == len(bronze_tweet_ids(lake))
+    assert total == len(bronze_tweet_ids(lake, expansions=False))
 
 
 def test_interactions_count_replies_and_mentions(incremental_lake: Settings) -> None:
@@ -405,7 +432,7 @@ def test_daily_gold_recomputes_only_the_days_whose_silver_changed(incremental_la
 
     build(incremental_lake, select="user_engagement_daily", gold_root=gold_root)
     sql = compiled.read_text()
-    assert re.search(r"where\s+false", sql)
+    assert re.search(r"(where|and)\s+false", sql)
     assert re.findall(r"date '([0-9-]+)'", sql) == days  # all kept
     assert table_rows(lake, "gold", "user_engagement_daily") == before
 
