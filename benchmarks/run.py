@@ -6,8 +6,9 @@
 
 For each size N it generates N tweets over 30 days with the sample source into a fresh lake, then times, each
 step in its own child process (wall, CPU, peak RSS of the process tree): ingest to bronze; the floor (DuckDB's
-raw parse of the same bronze); the full build (silver + gold, with sentiment's share read from dbt's own
-timings); validation; the pandas baseline; and an incremental refresh after one more day (~1/30 of the lake).
+raw parse of the same bronze, each line by the read of its shape, as the build reads it); the full build
+(silver + gold, with sentiment's share read from dbt's own timings); validation; the pandas baseline; and an
+incremental refresh after one more day (~1/30 of the lake).
 It writes ``benchmarks/results/<size>.json`` and ``.md`` and prints the table.
 
 ``--against TREE`` (a ``git worktree`` of the previous main, with its own ``.venv``) first runs the same steps
@@ -29,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from benchmarks import floor
 from benchmarks.measure import Measurement, run_measured
 from dbt_runtime.runner import MODEL_SECONDS
 
@@ -100,7 +102,8 @@ class Bench:
         self.n, self.work, self.tree = n, work, tree
         self.lake = work / f"lake-{label(n)}{tag}"
         self.state = work / f"state-{label(n)}{tag}"
-        for path in (self.lake, self.state):
+        self.reads = work / f"floor-{label(n)}{tag}"  # which read takes each bronze line (benchmarks.floor)
+        for path in (self.lake, self.state, self.reads):
             shutil.rmtree(path, ignore_errors=True)
         self.state.mkdir(parents=True)
         self.log = str(work / f"run-{label(n)}{tag}.log")
@@ -155,7 +158,10 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK, tree: P
     b = Bench(n, work, tree)
     py = sys.executable
     b.ingest("ingest", n, DAYS, END)
-    b.step("floor", [py, "-m", "benchmarks.floor", str(b.lake)], tweets=n)
+    # which read takes each line, by the build's classifier, before the measured step: the floor times
+    # DuckDB's parse alone
+    floor.split(str(b.lake), b.reads)
+    b.step("floor", [py, "-m", "benchmarks.floor", str(b.reads)], tweets=n)
     b.step("build_full", [b.tl, "build", "--full-refresh"], tweets=n)
     full_timings, full_batches = dbt_model_timings(b.state)
     b.step("validate", [b.tl, "validate"], tweets=n)
@@ -179,6 +185,7 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK, tree: P
     }
     if not keep:
         shutil.rmtree(b.lake, ignore_errors=True)
+        shutil.rmtree(b.reads, ignore_errors=True)
         shutil.rmtree(work / "baseline", ignore_errors=True)
     return result
 

@@ -48,8 +48,11 @@ def clear_scratch(lake: str) -> None:
     shutil.rmtree(scratch_dir(lake), ignore_errors=True)
 
 
-def classify_file(lake: Lake, path: str, size: int, mtime: str) -> dict[str, Any]:
-    """The read of each part of a bronze file (a path, or None), its line count and its rejections."""
+def classify_file(lake: Lake, path: str, size: int, mtime: str, folder: Path | None = None) -> dict[str, Any]:
+    """The read of each part of a bronze file (a path, or None), its line count and its rejections.
+
+    Split parts go to ``folder``, by default this build's scratch folder (the benchmark floor, which reads
+    bronze the way the build does, keeps its own)."""
     reads: dict[str, list[tuple[int, int]]] = {r: [] for r in READS}  # (offset, length) of each line
     rejected: list[dict[str, Any]] = []
     count = 0
@@ -80,7 +83,7 @@ def classify_file(lake: Lake, path: str, size: int, mtime: str) -> dict[str, Any
             out[used[0]] = path
         return out
     stem = hashlib.sha1(f"{path}|{size}|{mtime}".encode()).hexdigest()[:16]
-    folder = scratch_dir(lake.root)
+    folder = folder or scratch_dir(lake.root)
     folder.mkdir(parents=True, exist_ok=True)
     with lake.fs.open(lake._strip(path), "rb") as fh:
         for read in used:

@@ -82,23 +82,49 @@ class Page:
             self.newest_id = newest
 
 
-def page_counts(parsed: Any) -> tuple[int, int, str]:
-    """``(tweets, partial errors, newest id or "")`` of a parsed response body; for sources that parse it
-    anyway (the API, replay) so :class:`Page` need not parse it again."""
+SHAPES = ("page", "single", "errors", "empty", "flattened")
+"""The shapes a response body lands in (README "The lake"): ``page`` (``data`` a list: search, timelines,
+mentions, lookup of many ids), ``single`` (``data`` an object: lookup of one id, a stream message),
+``errors`` (no ``data``, only ``errors``), ``empty`` (no ``data``, no errors: ``meta.result_count: 0``) and
+``flattened`` (no ``data``; the object is itself a tweet, ``id`` and ``text`` at top level, as ``twarc2
+flatten`` writes it)."""
+
+
+def page_shape(parsed: Any) -> str:
+    """Which of :data:`SHAPES` a parsed response body is; :class:`MalformedPage` if it is none of them."""
     if not isinstance(parsed, dict):
         raise MalformedPage(f"response body is a JSON {type(parsed).__name__}, expected an object")
-    data = parsed.get("data") or []
-    if isinstance(data, dict):  # single-object endpoints (user lookup)
-        data = [data]
-    if not isinstance(data, list):
+    data = parsed.get("data")
+    if isinstance(data, list):
+        return "page"
+    if isinstance(data, dict):
+        return "single"
+    if data is not None:
         raise MalformedPage("response 'data' is neither a list nor an object")
+    if parsed.get("errors"):
+        return "errors"
+    if "id" in parsed and "text" in parsed and parsed.get("meta") is None:
+        return "flattened"
+    return "empty"
+
+
+def page_counts(parsed: Any) -> tuple[int, int, str]:
+    """``(tweets, partial errors, newest id or "")`` of a parsed response body of any shape; for sources
+    that parse it anyway (the API, replay) so :class:`Page` need not parse it again."""
+    shape = page_shape(parsed)
+    if shape == "flattened":
+        tweets = [parsed]
+    elif shape == "single":
+        tweets = [parsed["data"]]
+    else:
+        tweets = parsed.get("data") or []
     errors = parsed.get("errors") or []
     meta = parsed.get("meta") or {}
     newest = meta.get("newest_id") if isinstance(meta, dict) else None
-    ids = [int(t["id"]) for t in data if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+    ids = [int(t["id"]) for t in tweets if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
     if ids:
         newest = str(max(ids + ([int(newest)] if newest and str(newest).isdigit() else [])))
-    return len(data), len(errors) if isinstance(errors, list) else 1, str(newest or "")
+    return len(tweets), len(errors) if isinstance(errors, list) else 1, str(newest or "")
 
 
 class MalformedPage(ValueError):

@@ -21,6 +21,7 @@ from ingestion.ingest import ingest
 from ingestion.pages import snowflake_time
 from ingestion.progress import Reporter
 from ingestion.sources import make_source
+from ingestion.sources.api import EXPANSIONS, FIELDS
 from ingestion.watermarks import WatermarkStore
 from tests.bronze_reader import all_lake_bytes, bronze
 from tests.fake_twitter.fixtures import session_for
@@ -78,6 +79,78 @@ def local_lake(tmp_path: Path) -> Lake:
     return Lake(str(tmp_path / "lake"))
 
 
+# -- the full object model -------------------------------------------------------------------------------
+PHOTO = {
+    "media_key": "3_1765036311029051393",
+    "type": "photo",
+    "width": 2048,
+    "height": 1536,
+    "url": "https://pbs.twimg.com/media/GH5b1xWaQAEp2nM.jpg",
+    "alt_text": "Na Pali coast",
+}
+VIDEO = {
+    "media_key": "13_1263145212760805376",
+    "type": "video",
+    "duration_ms": 46947,
+    "width": 1920,
+    "height": 1080,
+    "preview_image_url": "https://pbs.twimg.com/media/EYeX7akWsAIP1_1.jpg",
+    "public_metrics": {"view_count": 6909260},
+    "variants": [{"bit_rate": 632000, "content_type": "video/mp4", "url": "https://video.twimg.com/v.mp4"}],
+    "non_public_metrics": {"playback_0_count": 1561},
+}  # never served: needs user context
+POLL = {
+    "id": "1199786642468413448",
+    "voting_status": "closed",
+    "duration_minutes": 1440,
+    "end_datetime": "2019-11-28T20:26:41.000Z",
+    "options": [
+        {"position": 1, "label": "C Sharp", "votes": 795},
+        {"position": 2, "label": "C Hashtag", "votes": 156},
+    ],
+}
+PLACE = {
+    "id": "01a9a39529b27f36",
+    "full_name": "Manhattan, NY",
+    "name": "Manhattan",
+    "place_type": "city",
+    "country": "United States",
+    "country_code": "US",
+    "geo": {"type": "Feature", "bbox": [-74.026675, 40.683935, -73.910408, 40.877483], "properties": {}},
+}
+
+
+def test_every_endpoint_asks_for_the_full_object_model_and_lands_its_expansions(
+    fake_twitter: FakeTwitter, twitter_session: requests.Session, local_lake: Lake
+) -> None:
+    fake_twitter.add_user("duckdev", "2244994945")
+    tweets = make_tweets(4, NOW - timedelta(hours=1))
+    fake_twitter.attach(tweets[0], media=[PHOTO, VIDEO])
+    fake_twitter.attach(tweets[1], poll=POLL)
+    fake_twitter.attach(tweets[2], place=PLACE)
+    fake_twitter.search[QUERY] = tweets
+    fake_twitter.timelines["2244994945"] = tweets[:2]
+    fake_twitter.mentions["2244994945"] = tweets[2:]
+    run = Run(fake_twitter, twitter_session, local_lake, accounts=("duckdev",))
+
+    summary = run()
+
+    calls = [c for c in fake_twitter.requests if "/by/username/" not in c.path]
+    assert [c.path for c in calls] == [SEARCH, "/2/users/2244994945/tweets", "/2/users/2244994945/mentions"]
+    for call in calls:
+        assert {k: call.params[k] for k in FIELDS} == FIELDS
+        asked = {f for k in FIELDS for f in call.params[k].split(",")}
+        assert {"note_tweet", "edit_controls", "context_annotations", "variants", "verified_type"} <= asked
+        assert not asked & {"non_public_metrics", "organic_metrics", "promoted_metrics", "connection_status"}
+    assert summary.tweets == 4 + 2 + 2
+    includes = {r.envelope["endpoint"]: r.response["includes"] for r in bronze(local_lake)}
+    video = {k: v for k, v in VIDEO.items() if k != "non_public_metrics"}
+    assert includes["search_recent"]["media"] == [PHOTO, video]
+    assert includes["search_recent"]["polls"] == [POLL] and includes["search_recent"]["places"] == [PLACE]
+    assert includes["user_tweets"]["media"] == [PHOTO, video] and "places" not in includes["user_tweets"]
+    assert includes["user_mentions"]["places"] == [PLACE] and "media" not in includes["user_mentions"]
+
+
 # -- pagination, incremental, windows -------------------------------------------------------------------
 def test_search_follows_short_pages_and_lands_bodies_byte_for_byte(
     fake_twitter: FakeTwitter, twitter_session: requests.Session, lake: Lake
@@ -103,7 +176,7 @@ def test_search_follows_short_pages_and_lands_bodies_byte_for_byte(
         "possibly_sensitive",
         "edit_history_tweet_ids",
     }
-    assert calls[0].params["expansions"] == "author_id,referenced_tweets.id,entities.mentions.username"
+    assert calls[0].params["expansions"] == EXPANSIONS
     assert "since_id" not in calls[0].params
     assert (summary.pages, summary.tweets) == (3, 250)
     records = bronze(lake)

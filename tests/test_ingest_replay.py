@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from foundation.lake import Lake
 from foundation.settings import Settings
 from ingestion.ingest import ingest
 from ingestion.pages import compact_json_bytes, page_counts
 from ingestion.sources import make_source
-from ingestion.sources.replay import ReplaySource, _fast_page, twarc_span
+from ingestion.sources.replay import TWARC_KEY, ReplaySource, _fast_page, twarc_span
 from tests.bronze_reader import bronze
 
 DATA = Path(__file__).parent / "data" / "replay"
@@ -123,13 +125,13 @@ def test_lines_that_are_not_pages_are_reported_and_unusual_layouts_still_strip_t
     lake = Lake(str(tmp_path / "lake"))
     summary = ingest(source, lake, progress=quiet)
     problems = [str(p) for p in source.problems]
-    assert problems[0].startswith(f"{archive}:2: a JSON list") and problems[1].startswith(
-        f"{archive}:3: a single tweet"
-    )
-    assert summary.runs[0].stream == "ducks" and summary.tweets == 2
+    assert len(problems) == 1 and problems[0].startswith(f"{archive}:2: a JSON list")
+    # the flattened tweet (line 3, no metadata) stays with the stream before it, as one tweet
+    assert summary.runs[0].stream == "ducks" and summary.tweets == 3
     bodies = [r.body for r in bronze(lake)]
     assert bodies == [
         json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode(),
+        json.dumps({"id": "1859400000000000002", "text": "flattened", "author": {"id": "1"}}).encode(),
         json.dumps(page, separators=(",", ":")).encode(),
     ]
 
@@ -169,4 +171,115 @@ def test_the_fast_path_counts_like_the_json_path() -> None:
         checked += 1
     assert checked == 6
     assert _fast_page(b'{"data": [{"id": 5}], "meta": {}}') is None  # an unusual shape: the json path decides
-    assert _fast_page(b'{"id": "1", "text": "flattened"}') is None
+    assert _fast_page(b'{"id": "1", "text": "flattened"}') == (1, 0, "1", None)
+    assert _fast_page(b'{"id": "1", "author": {}}') is None  # no text: not a tweet, the json path decides
+
+
+# -- every real shape (tests/data/real/, sources in its README.md) ----------------------------------------
+REAL = Path(__file__).parent / "data" / "real"
+
+
+def _expected_body(raw: bytes) -> bytes:
+    """What bronze must hold for a recorded line: the line without its line end and without __twarc."""
+    raw = raw.rstrip(b"\r\n")
+    span = twarc_span(raw)
+    return raw if span is None else raw[: span[0]] + raw[span[1] :]
+
+
+def test_a_folder_mixing_every_shape_lands_whole_and_names_the_cut_line(lake: Lake) -> None:
+    source = ReplaySource(REAL)
+    summary = ingest(source, lake, progress=quiet)
+
+    truncated = REAL / "truncated.jsonl"
+    assert [str(p) for p in source.problems] == [
+        f"{truncated}:2: malformed JSON ({_json_error_of(truncated, 2)}); line skipped"
+    ]
+    runs = [(r.endpoint, r.stream, r.pages, r.tweets, r.partial_errors) for r in summary.runs]
+    assert runs == [
+        ("replay", "real", 5, 8, 1),  # the .json bodies: search page, lookups, errors-only, empty
+        (
+            "replay",
+            "filtered_stream",
+            4,
+            3,
+            1,
+        ),  # 3 stream messages + the errors-only one; keep-alives skipped
+        ("search_recent", "TwitterDev", 1, 3, 0),  # truncated.jsonl: the line before the cut
+        ("search_recent", "TwitterDev", 1, 3, 0),  # the archive, one pull per recorded URL
+        ("user_tweets", "2244994945", 1, 2, 0),
+        ("user_mentions", "2244994945", 1, 2, 0),
+        ("search_recent", "TwitterDev", 3, 3, 0),  # the flatten file: a page per tweet
+        ("user_tweets", "2244994945", 2, 2, 0),
+        ("user_mentions", "2244994945", 2, 2, 0),
+    ]
+    assert len({r.run_key for r in summary.runs}) == 5  # a content hash per file (the .json folder: one)
+
+    records = bronze(lake)
+    by_origin = {(r.envelope["request"]["file"], r.envelope["request"].get("line")): r for r in records}
+    assert len(by_origin) == len(records) == summary.pages == 20
+    for file in sorted(REAL.glob("*.json")):
+        assert by_origin[(file.name, None)].body == compact_json_bytes(file.read_bytes())
+    for file in sorted(REAL.glob("*.jsonl")):
+        for n, raw in enumerate(file.read_bytes().splitlines(keepends=True), start=1):
+            if not raw.strip() or (file == truncated and n == 2):
+                assert (file.name, n) not in by_origin
+                continue
+            record = by_origin[(file.name, n)]
+            assert record.body == _expected_body(raw)  # byte for byte, minus twarc's metadata
+            assert b"__twarc" not in record.body
+            if TWARC_KEY in raw:
+                assert record.envelope["request"]["twarc"] == json.loads(raw)["__twarc"]
+
+
+def test_flattened_lines_take_their_endpoint_and_time_from_twarc(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    flat = REAL / "twarc2_flatten.jsonl"
+    ingest(ReplaySource(flat), lake, progress=quiet)
+    records = bronze(lake)
+    first = json.loads(flat.read_bytes().splitlines()[0])
+    mention = next(r for r in records if r.envelope["endpoint"] == "user_mentions")
+    assert mention.envelope["fetched_at"] == "2024-03-05T09:00:05.000Z"  # __twarc.retrieved_at
+    assert mention.response["author"]["username"] == "TwitterAPI"  # the inlined expansions stay inlined
+    assert records[0].response["id"] == first["id"] and "data" not in records[0].response
+
+
+def _json_error_of(file: Path, line: int) -> str:
+    try:
+        json.loads(file.read_bytes().splitlines()[line - 1])
+    except json.JSONDecodeError as exc:
+        return f"{exc.msg} at column {exc.colno}"
+    raise AssertionError(f"{file}:{line} should be malformed")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_file_cut_anywhere_lands_its_whole_lines_and_names_the_cut_one(
+    tmp_path: Path, data: st.DataObject
+) -> None:
+    """A partial upload: whatever the cut, every complete line lands byte for byte, and a line cut short
+    is named by file and line; no tweet of the file is lost without a problem saying where."""
+    name = data.draw(
+        st.sampled_from(["twarc2_archive.jsonl", "filtered_stream.jsonl", "twarc2_flatten.jsonl"])
+    )
+    whole = (REAL / name).read_bytes()
+    cut = data.draw(st.integers(min_value=1, max_value=len(whole) - 1))
+    file = tmp_path / name
+    file.write_bytes(whole[:cut])
+
+    source = ReplaySource(file)
+    bodies = [page.body for pull in source.pulls() for page in pull.pages]
+
+    lines = whole[:cut].splitlines(keepends=True)
+    complete = [raw for raw in lines if raw.endswith(b"\n") or _is_json(raw)]
+    expected = [_expected_body(raw) for raw in complete if raw.strip()]
+    assert bodies == expected
+    partial = [n for n, raw in enumerate(lines, start=1) if raw not in complete and raw.strip()]
+    assert [(p.path, p.line) for p in source.problems] == [(str(file), n) for n in partial]
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True

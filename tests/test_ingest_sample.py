@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 
+from foundation.bronze_shapes import classify_line
 from foundation.lake import Lake
 from foundation.settings import Settings
 from ingestion.ingest import ingest
 from ingestion.pages import snowflake_time
 from ingestion.sources import make_source
 from ingestion.sources.sample import USER_ID_BASE, SampleSource
+from ingestion.sources.sample.plan import SINGLE
 from tests.bronze_reader import bronze
 
 END = date(2026, 11, 20)
@@ -77,6 +79,9 @@ def test_pages_look_like_the_api() -> None:
     empty = errors = retweets = quotes = replies = 0
     for pull in source.pulls():
         previous_id = None
+        if pull.endpoint in SINGLE:
+            _check_single_pages(pull, tweets_by_stream, seen_first)
+            continue
         for number, page in enumerate(pull.pages):
             doc = json.loads(page.body)
             data = doc.get("data") or []
@@ -126,12 +131,116 @@ def test_pages_look_like_the_api() -> None:
                     seen_first[key] = (pull.ingest_date.isoformat(), tweet)
                 tweets_by_stream[(pull.endpoint, pull.stream)].append(tweet)
     assert len(seen_first) == 6000 and reobserved == source.expected_tweets - 6000 > 0
-    assert {e for e, _ in tweets_by_stream} == {"search_recent", "user_tweets", "user_mentions"}
+    assert {e for e, _ in tweets_by_stream} == {
+        "search_recent",
+        "user_tweets",
+        "user_mentions",
+        "search_stream",
+        "tweets_lookup",
+    }
     assert empty > 0 and errors > 0 and retweets > 0 and quotes > 0 and replies > 0
     ids = [t["id"] for ts in tweets_by_stream.values() for t in ts]
     assert len(set(ids)) == 6000  # ids are unique across streams
     missing = [t for ts in tweets_by_stream.values() for t in ts if "lang" not in t]
     assert missing, "optional fields are sometimes missing"
+
+
+def _check_single_pages(
+    pull: Any,
+    tweets_by_stream: dict[tuple[str, str], list[dict[str, Any]]],
+    seen_first: dict[str, tuple[str, dict[str, Any]]],
+) -> None:
+    """A stream capture or lookups: a tweet a page (``data`` an object), never paginated; the last page,
+    some days, only errors; stream messages oldest first, with the rule that matched."""
+    previous = None
+    pages = list(pull.pages)
+    for number, page in enumerate(pages):
+        doc = json.loads(page.body)
+        assert (
+            "meta" not in doc and "next_token" not in page.request and "pagination_token" not in page.request
+        )
+        if "data" not in doc:
+            assert number == len(pages) - 1 and page.tweet_count == 0 and page.error_count == 1
+            assert set(doc) == {"errors"}
+            continue
+        tweet = doc["data"]
+        assert isinstance(tweet, dict) and page.tweet_count == 1 and page.newest_id == tweet["id"]
+        assert tweet["author_id"] in {u["id"] for u in doc["includes"]["users"]}
+        if pull.endpoint == "search_stream":
+            assert doc["matching_rules"] == [{"id": doc["matching_rules"][0]["id"], "tag": pull.stream}]
+            assert previous is None or int(tweet["id"]) > previous  # a stream delivers oldest first
+            previous = int(tweet["id"])
+        else:
+            assert "matching_rules" not in doc
+        seen_first[f"{pull.endpoint}|{pull.stream}|{tweet['id']}"] = (pull.ingest_date.isoformat(), tweet)
+        tweets_by_stream[(pull.endpoint, pull.stream)].append(tweet)
+
+
+def test_pages_carry_the_full_object_model() -> None:
+    counts: dict[str, int] = defaultdict(int)
+    for pull in sample(tweets=6000, days=2).pulls():
+        for page in pull.pages:
+            doc = json.loads(page.body)
+            data = doc.get("data") or []
+            tweets = [data] if isinstance(data, dict) else data
+            includes = doc.get("includes", {})
+            media = {m["media_key"]: m for m in includes.get("media", [])}
+            polls = {p["id"] for p in includes.get("polls", [])}
+            places = {p["id"] for p in includes.get("places", [])}
+            for user in includes.get("users", []):
+                assert user["verified_type"] in ("none", "blue", "business", "government")
+                assert isinstance(user["protected"], bool) and user["profile_image_url"].startswith(
+                    "https://"
+                )
+                counts["pinned"] += "pinned_tweet_id" in user
+                counts["user_url"] += "url" in user
+            for tweet in tweets:
+                _check_full_model(tweet, media, polls, places, counts)
+    for feature in ("photo", "video", "animated_gif", "poll", "place", "coordinates", "edited", "long",
+                    "withheld", "cashtag", "context", "annotation", "pinned", "user_url"):  # fmt: skip
+        assert counts[feature] > 0, feature
+
+
+def _check_full_model(
+    tweet: dict[str, Any], media: dict[str, Any], polls: set[str], places: set[str], counts: dict[str, int]
+) -> None:
+    assert tweet["reply_settings"] in ("everyone", "following", "mentionedUsers", "subscribers", "verified")
+    assert tweet["source"] and "impression_count" in tweet["public_metrics"]
+    assert "bookmark_count" in tweet["public_metrics"]
+    text, ents = tweet["text"], tweet.get("entities", {})
+    for key in tweet.get("attachments", {}).get("media_keys", []):
+        kind = media[key]["type"]
+        counts[kind] += 1
+        if kind in ("video", "animated_gif"):
+            assert media[key]["variants"] and all(
+                v["url"].startswith("https://") for v in media[key]["variants"]
+            )
+        if kind == "video":
+            assert media[key]["duration_ms"] > 0
+    for pid in tweet.get("attachments", {}).get("poll_ids", []):
+        assert pid in polls
+        counts["poll"] += 1
+    if "geo" in tweet:
+        assert tweet["geo"]["place_id"] in places
+        counts["place"] += 1
+        counts["coordinates"] += "coordinates" in tweet["geo"]
+    history = tweet["edit_history_tweet_ids"]
+    assert history[-1] == tweet["id"] and history == sorted(history, key=int)
+    if len(history) > 1:
+        counts["edited"] += 1
+        assert tweet["edit_controls"]["edits_remaining"] == 6 - len(history)
+    if "note_tweet" in tweet:
+        counts["long"] += 1
+        note = tweet["note_tweet"]["text"]  # the full text; the tweet's own ends with a link, as on the API
+        assert len(note) > 280 and note.startswith(text.split(" https://t.co/")[0])
+    counts["withheld"] += "withheld" in tweet
+    counts["context"] += bool(tweet.get("context_annotations"))
+    for c in ents.get("cashtags", []):
+        assert text[c["start"] : c["end"]] == "$" + c["tag"]
+        counts["cashtag"] += 1
+    for a in ents.get("annotations", []):  # annotation ends are inclusive
+        assert text[a["start"] : a["end"] + 1] == a["normalized_text"] and 0 < a["probability"] < 1
+        counts["annotation"] += 1
 
 
 def _check_text_and_entities(tweet: dict[str, Any], users: set[str]) -> dict[str, Any]:
@@ -181,8 +290,19 @@ def test_sample_into_bronze_is_idempotent(lake: Lake) -> None:
     source = make_source("sample", settings, tweets=1500, days=2, end_date=END, seed=None)
     first = ingest(source, lake, progress=quiet)
     assert first.tweets == source.expected_tweets and first.partial_errors > 0
-    assert {r.endpoint for r in first.runs} == {"search_recent", "user_tweets", "user_mentions"}
+    assert {r.endpoint for r in first.runs} == {
+        "search_recent",
+        "user_tweets",
+        "user_mentions",
+        "search_stream",
+        "tweets_lookup",
+    }
     records = bronze(lake)
+    # by default every shape the API sends (twarc's flattened lines are the replay fixtures'), as the build
+    # classifies the bronze lines: `make demo`, the dbt tests and the benchmarks read them all
+    files = {r.rel for r in records}
+    written = {classify_line(raw).shape for rel in files for raw in lake.read_bytes(rel).splitlines()}
+    assert written == {"page", "single", "errors", "empty"}
     second = ingest(make_source("sample", settings, tweets=1500, days=2, end_date=END), lake, progress=quiet)
     assert [r.objects for r in second.runs] == [r.objects for r in first.runs]
     assert [r.body for r in bronze(lake)] == [r.body for r in records]  # replaced, not added
@@ -195,6 +315,14 @@ def test_the_plan_is_exact_and_checked() -> None:
     per_cell = [source.per_stream_day(d, s) for d in range(3) for s in range(len(source.streams))]
     assert sum(per_cell) == 1001
     assert [s.endpoint for s in source.streams] == [
+        "search_recent",
+        "search_recent",
+        "user_tweets",
+        "user_mentions",
+        "search_stream",
+        "tweets_lookup",
+    ]
+    assert [s.endpoint for s in sample(single_shapes=False).streams] == [
         "search_recent",
         "search_recent",
         "user_tweets",

@@ -14,11 +14,13 @@ def make_source(kind: str, settings: Settings, **options: Any) -> Source:
 
     - ``sample`` (:class:`~ingestion.sources.sample.SampleSource`): ``tweets`` (default 3000), ``days``
       (default 3), ``end_date`` (a date, default today UTC), ``seed`` (default 42); optionally ``workers``
-      (processes rendering pages; default: 2 from 300k tweets on), ``page_size``, ``users``. Queries and
-      accounts come from ``settings``: each query is a ``search_recent`` stream, each account a
+      (processes rendering pages; default: 2 from 300k tweets on), ``page_size``, ``users``,
+      ``single_shapes`` (default true: also a filtered stream capture and single-tweet lookups). Queries
+      and accounts come from ``settings``: each query is a ``search_recent`` stream, each account a
       ``user_tweets`` and a ``user_mentions`` stream.
     - ``replay`` (:class:`~ingestion.sources.replay.ReplaySource`): ``path``, a recorded response body
-      (``.json``), a twarc2 archive (``.jsonl``) or a folder of them; optionally ``ingest_date``.
+      (``.json``), a ``.jsonl`` file (twarc2 archive, ``twarc2 flatten`` output, stream capture) or a
+      folder of them; optionally ``ingest_date``.
     - ``api`` (:class:`~ingestion.sources.api.ApiSource`): ``start_time``/``end_time`` (datetimes or ISO
       8601 strings; both or neither: neither means incremental from the since_id watermarks); ``session``
       (a ``requests.Session``, for tests); ``sleep``/``clock`` (for tests). Token, queries, accounts,

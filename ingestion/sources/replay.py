@@ -1,19 +1,27 @@
-"""Recorded API v2 response pages: ``.json`` files (one response body each) and twarc2 ``.jsonl`` archives.
+"""Recorded API v2 responses: ``.json`` files (one response body each) and ``.jsonl`` files (one a line).
 
-- A ``.json`` file is one response body (``data``/``includes``/``errors``/``meta``), pretty-printed or
-  not. The ``.json`` files of one folder form one stream (``endpoint=replay``, ``stream=<folder name>``;
-  a single file given as the path: its name), in file-name order.
-- A twarc2 archive holds one response page per line with a ``__twarc`` key (``url``, ``version``,
-  ``retrieved_at``). That key is twarc's metadata, not the API's: it moves into the envelope and is cut out
-  of the line's bytes, which otherwise land as recorded (no parse-and-reserialize). The endpoint and
-  stream come from the recorded URL: ``search_recent`` / ``search_all`` keyed by the query,
-  ``user_tweets`` / ``user_mentions`` keyed by the user id in the path (the URL holds no username). An
-  archive with several queries or users (``twarc2 searches``, ``twarc2 timelines``) gives one pull each.
-- A malformed line, or a line that is not a response page (e.g. ``twarc2 flatten`` output), is reported
-  with its file and line number and skipped; the rest is ingested. The problems are in ``problems``.
+Every shape of :data:`ingestion.pages.SHAPES` lands: search, timeline and mentions pages, single-tweet
+lookups, filtered/sampled stream messages (``matching_rules``), pages with only ``errors``, empty pages
+(``meta.result_count: 0``), twarc2 archives and ``twarc2 flatten`` output (one tweet a line). Normalising
+the shapes is the build's job: here each body lands as received.
 
-Run keys are content hashes (``replay-<sha256 prefix>``): importing the same archive again replaces its
-pages instead of adding them again. Memory stays bounded: lines are read one at a time (an archive with
+- A ``.json`` file is one response body, pretty-printed or not. The ``.json`` files of one folder form one
+  stream (``endpoint=replay``, ``stream=<folder name>``; a single file given as the path: its name), in
+  file-name order.
+- A ``.jsonl`` file holds one body per line: a twarc2 archive (pages with a ``__twarc`` key), a flatten
+  file (tweets with ``__twarc``) or a raw stream capture (messages, blank keep-alive lines: skipped).
+  ``__twarc`` (``url``, ``version``, ``retrieved_at``) is twarc's metadata, not the API's: it moves into the
+  envelope and is cut out of the line's bytes, which otherwise land as recorded (no parse-and-reserialize).
+  The endpoint and stream come from the recorded URL (:func:`endpoint_from_url`): ``search_recent`` /
+  ``search_all`` keyed by the query, ``user_tweets`` / ``user_mentions`` keyed by the user id in the path
+  (the URL holds no username), ``search_stream`` / ``sample_stream`` / ``tweets_lookup`` keyed by the file.
+  Lines without a URL (a raw capture) are ``endpoint=replay``, ``stream=<file name>``. A file with several
+  queries or users (``twarc2 searches``, ``twarc2 timelines``) gives one pull each.
+- A line or file that is not a JSON object (malformed, or cut short by a partial upload) is reported with
+  its file and line number and skipped; the rest is ingested. The problems are in ``problems``.
+
+Run keys are content hashes (``replay-<sha256 prefix>``): importing the same file again replaces its
+pages instead of adding them again. Memory stays bounded: lines are read one at a time (a file with
 several streams is scanned once for line offsets, then read per stream).
 """
 
@@ -22,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -39,11 +48,15 @@ log = logging.getLogger(__name__)
 TWARC_KEY = b'"__twarc"'
 WHITESPACE = b" \t\r\n"
 READ_BUFFER = 1 << 20  # big reads: a 1 GB archive in a thousand system calls, not in 130,000
+# (path pattern, endpoint, what names the stream: the query, the user id in the path, or the file)
 ENDPOINT_BY_PATH = (
-    ("/2/tweets/search/recent", "search_recent"),
-    ("/2/tweets/search/all", "search_all"),
-    ("/mentions", "user_mentions"),
-    ("/tweets", "user_tweets"),
+    (re.compile(r"/2/tweets/search/recent/?"), "search_recent", "query"),
+    (re.compile(r"/2/tweets/search/all/?"), "search_all", "query"),
+    (re.compile(r"/2/tweets/search/stream/?"), "search_stream", "file"),
+    (re.compile(r"/2/tweets/sample(?:10)?/stream/?"), "sample_stream", "file"),
+    (re.compile(r"/2/users/(\d+)/tweets/?"), "user_tweets", "user"),
+    (re.compile(r"/2/users/(\d+)/mentions/?"), "user_mentions", "user"),
+    (re.compile(r"/2/tweets(?:/\d+)?/?"), "tweets_lookup", "file"),
 )
 _DECODER = json.JSONDecoder()
 
@@ -62,16 +75,18 @@ class Problem:
 
 
 def endpoint_from_url(url: str) -> tuple[str, str | None]:
-    """(endpoint name, query or user id or None) from a request URL recorded by twarc."""
+    """(endpoint name, query or user id, or None for the file's name) from a request URL recorded by twarc."""
     parsed = urlparse(url)
-    query = parse_qs(parsed.query).get("query", [None])[0]
-    parts = parsed.path.strip("/").split("/")
-    for suffix, name in ENDPOINT_BY_PATH:
-        if suffix in parsed.path:
-            if name.startswith("user_") and len(parts) >= 3 and parts[1] == "users":
-                return name, parts[2]
-            return name, query
-    return "replay", query
+    for pattern, name, key in ENDPOINT_BY_PATH:
+        match = pattern.fullmatch(parsed.path)
+        if match is None:
+            continue
+        if key == "user":
+            return name, match.group(1)
+        if key == "query":
+            return name, parse_qs(parsed.query).get("query", [None])[0]
+        return name, None
+    return "replay", parse_qs(parsed.query).get("query", [None])[0]
 
 
 def twarc_span(raw: bytes) -> tuple[int, int, dict[str, Any]] | None:
@@ -316,7 +331,7 @@ class ReplaySource:
         )
 
     def _parse_line(self, file: Path, lineno: int, raw: bytes) -> dict[str, Any] | None:
-        """The line as a JSON object that may be a response page; None (a problem noted) otherwise."""
+        """The line as a JSON object (a body of any shape); None (a problem noted) otherwise."""
         try:
             doc = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -329,14 +344,6 @@ class ReplaySource:
                 str(file), lineno, f"a JSON {type(doc).__name__}, not a response page; line skipped"
             )
             return None
-        if "data" not in doc and "meta" not in doc and "errors" not in doc and "id" in doc:
-            self._problem(
-                str(file),
-                lineno,
-                "a single tweet (twarc2 flatten output?), not a response page; "
-                "replay the unflattened archive; line skipped",
-            )
-            return None
         return doc
 
     def _problem(self, path: str, line: int | None, reason: str) -> None:
@@ -346,7 +353,7 @@ class ReplaySource:
 
 
 # -- a fast path for the usual page --------------------------------------------------------------------------
-# msgspec (installed with Airflow) validates a whole line and extracts just the counts ~9x faster than
+# msgspec (installed with Airflow) validates a whole line and extracts just the counts, much faster than
 # json.loads builds every object. Anything unusual (or no msgspec) takes the json path, which also words
 # the problems.
 try:
@@ -367,6 +374,8 @@ if msgspec is not None:
         errors: list[msgspec.Raw] | None = None
         meta: _Meta | None = None
         twarc: dict[str, Any] | None = None
+        id: str | None = None  # a flattened tweet's own id and text
+        text: str | None = None
 
     _LINE = msgspec.json.Decoder(_Line)
 
@@ -380,8 +389,10 @@ def _fast_page(raw: bytes) -> tuple[int, int, str, dict[str, Any] | None] | None
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     data = line.data
-    if data is None and line.meta is None and line.errors is None:
-        return None  # not a response page (a flattened tweet?): the json path says what it is
+    if data is None and line.meta is None and not line.errors:
+        if line.id is None or line.text is None:
+            return None  # an unusual shape: the json path decides
+        data = _Tweet(line.id)  # flattened: the line is the tweet
     tweets = [data] if isinstance(data, _Tweet) else data or []
     ids = [int(t.id) for t in tweets if t.id.isdigit()]
     newest = line.meta.newest_id if line.meta is not None else ""

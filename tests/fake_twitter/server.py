@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -142,6 +142,9 @@ class FakeTwitter:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mentions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)  # by media_key
+    polls: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id
+    places: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id
     faults: list[Fault] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -166,6 +169,27 @@ class FakeTwitter:
         }
         self.users[username.lower()] = user
         return user
+
+    def attach(
+        self,
+        tweet: dict[str, Any],
+        *,
+        media: Sequence[dict[str, Any]] = (),
+        poll: dict[str, Any] | None = None,
+        place: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Attach media, a poll or a place to ``tweet`` (its ids in the tweet, the objects served in
+        ``includes`` when the request asks for their expansion)."""
+        if media:
+            tweet.setdefault("attachments", {})["media_keys"] = [m["media_key"] for m in media]
+            self.media.update({m["media_key"]: m for m in media})
+        if poll is not None:
+            tweet.setdefault("attachments", {})["poll_ids"] = [poll["id"]]
+            self.polls[poll["id"]] = poll
+        if place is not None:
+            tweet["geo"] = {**tweet.get("geo", {}), "place_id": place["id"]}
+            self.places[place["id"]] = place
+        return tweet
 
     def fail(
         self,
@@ -341,7 +365,7 @@ class FakeTwitter:
             return 200, {}, {"meta": meta}
         authors = {t["author_id"] for t in chunk}
         users = [u for u in self.users.values() if u["id"] in authors]
-        body: dict[str, Any] = {"data": chunk, "includes": {"users": users}}
+        body: dict[str, Any] = {"data": chunk, "includes": {"users": users, **self._includes(chunk, p)}}
         if self.partial_errors:
             missing = str(int(chunk[-1]["id"]) - 1000)
             body["errors"] = [
@@ -357,6 +381,43 @@ class FakeTwitter:
             ]
         body["meta"] = meta
         return 200, {}, body
+
+    def _includes(self, chunk: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
+        """The media, polls and places of ``chunk``, as the API sends them: only for the expansions asked
+        for, each object with its default fields and those its ``*.fields`` parameter names."""
+        asked = set(params.get("expansions", "").split(","))
+        attachments = [t.get("attachments", {}) for t in chunk]
+        wanted = {
+            "media": (
+                "attachments.media_keys",
+                "media.fields",
+                self.media,
+                [k for a in attachments for k in a.get("media_keys", [])],
+                ("media_key", "type"),
+            ),
+            "polls": (
+                "attachments.poll_ids",
+                "poll.fields",
+                self.polls,
+                [k for a in attachments for k in a.get("poll_ids", [])],
+                ("id", "options"),
+            ),
+            "places": (
+                "geo.place_id",
+                "place.fields",
+                self.places,
+                [t["geo"]["place_id"] for t in chunk if "place_id" in t.get("geo", {})],
+                ("id", "full_name"),
+            ),
+        }
+        out: dict[str, Any] = {}
+        for name, (expansion, fields_param, store, keys, defaults) in wanted.items():
+            if expansion not in asked or not keys:
+                continue
+            fields = {*defaults, *params.get(fields_param, "").split(",")}
+            objects = [store[k] for k in dict.fromkeys(keys) if k in store]
+            out[name] = [{f: v for f, v in obj.items() if f in fields} for obj in objects]
+        return out
 
 
 def _ts(value: str) -> datetime:

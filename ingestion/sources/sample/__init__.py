@@ -6,6 +6,7 @@ processes. Memory stays bounded: pages are generated one at a time (a page is a 
 
 - :mod:`.plan`: what is generated: streams, days, tweets per stream-day, ids, pagination tokens;
 - :mod:`.vocabulary`: words, hashtags, emoji, text halves and the users;
+- :mod:`.extras`: the rest of the object model: media, polls, places, annotations, edits, long posts;
 - :mod:`.render`: the bytes of a page;
 - :mod:`.workers`: rendering in worker processes, in order, ahead of the consumer;
 - :mod:`.source`: :class:`SampleSource`, the pulls.
@@ -20,7 +21,14 @@ What it produces, like the real API:
   authors and mentioned users in ``includes.users``;
 - every 33rd tweet of a day is seen again the next day (same id, text and author; metrics grown);
 - optional fields sometimes missing; partial ``errors`` (a retweet of a deleted tweet); empty pages
-  (``meta.result_count: 0``: a stream-day without tweets, or a trailing page after the last token).
+  (``meta.result_count: 0``: a stream-day without tweets, or a trailing page after the last token);
+- the full object model (:mod:`.extras`): photos, videos and GIFs in ``includes.media``, polls, places
+  (some with coordinates), context and entity annotations, cashtags, ``note_tweet``, edited tweets,
+  withheld, reply settings, source; users with verified type, protected, url, image, pinned tweet;
+- every shape but ``flattened``: besides pages, a filtered stream capture (``search_stream``: messages
+  with ``matching_rules``) and single-tweet lookups (``tweets_lookup``), each a tweet a page (``data`` an
+  object), some days ending in a body with only ``errors``. Flattened lines are twarc's, not the API's:
+  the replay fixtures (tests/data/real/) cover them. ``single_shapes=False`` generates pages only.
 """
 
 from __future__ import annotations

@@ -17,8 +17,12 @@ from foundation.times import isoformat_z, utcnow
 from ingestion.pages import TWITTER_EPOCH_MS
 
 ENDPOINT = "search_recent"  # the one endpoint paginated with next_token; the timelines use pagination_token
+STREAM = "search_stream"  # the filtered stream: one message (a tweet, matching_rules) a page
+LOOKUP = "tweets_lookup"  # GET /2/tweets/:id: one tweet a page
+SINGLE = (STREAM, LOOKUP)  # endpoints whose pages hold one tweet (``data`` an object), never paginated
 REOBSERVE_EVERY = 33
-WEIGHTS = {"search_recent": 10, "user_mentions": 3, "user_tweets": 1}
+# a tweet a page costs a bronze line (envelope, includes) per tweet: the single shapes get a small share
+WEIGHTS = {"search_recent": 100, "user_mentions": 30, "user_tweets": 10, STREAM: 2, LOOKUP: 1}
 DAY_MS = 86_400_000
 USER_ID_BASE = 10_000_000
 MAX_STREAMS = 4095  # the stream index takes 12 bits of a tweet id
@@ -53,8 +57,12 @@ class Plan:
     """``tweets`` new tweets over ``days`` days ending on ``end_date``, across queries and accounts.
 
     Streams: every query (``search_recent``) and, for every account, its timeline (``user_tweets``) and its
-    mentions (``user_mentions``). Tweets are shared out over the streams (search 10 : mentions 3 :
-    timeline 1) and spread evenly over the days; every 33rd tweet of a day is seen again the next day.
+    mentions (``user_mentions``); with ``single_shapes`` (the default) also a filtered stream capture
+    (``search_stream``, a rule per first query) and single-tweet lookups (``tweets_lookup``, for the first
+    account), whose pages hold one tweet each (``data`` an object) and end, some days, in a message with
+    only ``errors``. Tweets are shared out over the streams (search 100 : mentions 30 : timeline 10 :
+    stream 2 : lookups 1) and spread evenly over the days; every 33rd tweet of a day of a paginated stream is
+    seen again the next day.
     """
 
     tweets: int = 3000
@@ -66,6 +74,7 @@ class Plan:
     accounts: tuple[str, ...] = DEFAULT_ACCOUNTS
     page_size: int = 100
     users: int | None = None
+    single_shapes: bool = True
 
     def __post_init__(self) -> None:
         self.queries = tuple(self.queries)
@@ -75,6 +84,10 @@ class Plan:
         for a, account in enumerate(self.accounts):
             for endpoint in ("user_tweets", "user_mentions"):
                 streams.append(Stream(len(streams), endpoint, account, a))
+        if self.single_shapes and self.queries:
+            streams.append(Stream(len(streams), STREAM, self.queries[0]))
+        if self.single_shapes and self.accounts:
+            streams.append(Stream(len(streams), LOOKUP, self.accounts[0], 0))
         if len(streams) > MAX_STREAMS:
             raise ValueError(f"at most {MAX_STREAMS} streams (queries + 2 per account)")
         self.streams = streams
@@ -112,13 +125,15 @@ class Plan:
 
     def reobserved(self, day_index: int, stream_index: int) -> int:
         """How many of the previous day's tweets are seen again on day ``day_index``."""
-        if day_index == 0:
+        if day_index == 0 or self.streams[stream_index].endpoint in SINGLE:
             return 0
         return -(-self.per_stream_day(day_index - 1, stream_index) // REOBSERVE_EVERY)
 
     def page_count(self, day_index: int, stream_index: int) -> int:
         """Pages of a stream-day, including the occasional trailing empty one."""
         items = self.per_stream_day(day_index, stream_index) + self.reobserved(day_index, stream_index)
+        if self.streams[stream_index].endpoint in SINGLE:  # a tweet a page; the last, some days: errors
+            return items + (1 if self._trailing_errors(day_index, stream_index) else 0)
         if items == 0:
             return 1
         pages = -(-items // self.page_size)
@@ -126,6 +141,9 @@ class Plan:
 
     def _trailing_empty(self, day_index: int, stream_index: int) -> bool:
         return mix(self.seed, "trailing-empty", stream_index, day_index) % 100 < 10
+
+    def _trailing_errors(self, day_index: int, stream_index: int) -> bool:
+        return mix(self.seed, "trailing-errors", stream_index, day_index) % 100 < 40
 
     @property
     def expected_tweets(self) -> int:
@@ -148,16 +166,14 @@ class Plan:
         s = self.streams[stream_index]
         day = self.day_dates()[day_index]
         start = datetime.combine(day, time(), UTC)
-        req: dict[str, Any] = (
-            {"query": s.stream}
-            if s.endpoint == ENDPOINT
-            else {"user_id": str(USER_ID_BASE + s.account_uid), "username": s.stream}
-        )
-        req.update(
-            max_results=self.page_size,
-            start_time=isoformat_z(start),
-            end_time=isoformat_z(start + timedelta(days=1)),
-        )
-        if page_no:
+        req: dict[str, Any]
+        if s.endpoint in (ENDPOINT, STREAM):
+            req = {"query": s.stream} if s.endpoint == ENDPOINT else {"rule": s.stream}
+        else:
+            req = {"user_id": str(USER_ID_BASE + s.account_uid), "username": s.stream}
+        if s.endpoint not in SINGLE:
+            req["max_results"] = self.page_size
+        req.update(start_time=isoformat_z(start), end_time=isoformat_z(start + timedelta(days=1)))
+        if page_no and s.endpoint not in SINGLE:
             req[token_key(s.endpoint)] = self.token(day_index, stream_index, page_no)
         return req

@@ -15,14 +15,28 @@ more slowly (measured: benchmarks/README.md), and these pieces are exactly the A
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
+from ingestion.sources.sample import extras
+from ingestion.sources.sample.extras import (
+    CASHTAGS,
+    CONTEXTS,
+    LONG_TAIL,
+    N_CONTEXTS,
+    N_REPLY_SOURCE,
+    PLACES,
+    REPLY_SOURCE,
+    WITHHELD,
+)
 from ingestion.sources.sample.plan import (
     DAY_MS,
     ENDPOINT,
     REOBSERVE_EVERY,
+    SINGLE,
+    STREAM,
     USER_ID_BASE,
     Plan,
     mix,
@@ -50,6 +64,22 @@ def tco(tid: int) -> str:
     """A t.co short link: 10 characters, derived from the tweet id."""
     n = (tid >> 10) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFF
     return f"https://t.co/{n:012x}"[:23]
+
+
+DISCONNECT = (
+    '{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect",'
+    '"detail":"This stream has been disconnected upstream for operational reasons.",'
+    '"type":"https://api.twitter.com/2/problems/operational-disconnect"}]}'
+)
+
+
+def lookup_not_found(tweet_id: int) -> str:
+    """The body of a lookup of a deleted tweet: only errors."""
+    return (
+        f'{{"errors":[{{"value":"{tweet_id}","detail":"Could not find tweet with id: [{tweet_id}].",'
+        f'"title":"Not Found Error","resource_type":"tweet","parameter":"id","resource_id":"{tweet_id}",'
+        f'"type":"https://api.twitter.com/2/problems/resource-not-found"}}]}}'
+    )
 
 
 def not_found(tweet_id: int) -> str:
@@ -97,11 +127,15 @@ class Renderer:
         self.openers, closers = phrases()
         # closers as UTF-8 bytes in latin-1 characters, and how many more bytes than code points they have
         self.closers = [(c.encode().decode("latin-1"), len(c.encode()) - len(c)) for c in closers]
+        self.annotations = extras.annotation_pieces(self.openers)
         self.tweet_rng = random.Random()
         self.page_rng = random.Random()
+        self.rules: dict[int, str] = {}  # the matching_rules member of a stream's messages
 
     def page(self, di: int, si: int, page_no: int) -> Rendered:
         plan = self.plan
+        if plan.streams[si].endpoint in SINGLE:
+            return self.single(di, si, page_no)
         count = plan.per_stream_day(di, si)
         total = count + plan.reobserved(di, si)
         first = page_no * plan.page_size
@@ -123,6 +157,26 @@ class Renderer:
             meta += f',"next_token":"{plan.token(di, si, page_no + 1)}"'
         return page.body(meta + prev_token + "}"), len(ids), len(page.errs), str(ids[0])
 
+    def single(self, di: int, si: int, page_no: int) -> Rendered:
+        """A page of one tweet (``data`` an object): a stream message, oldest first and with the rule that
+        matched, or a lookup; after the last tweet, a message with only errors (the stream disconnected,
+        the looked-up tweet was deleted)."""
+        plan = self.plan
+        count = plan.per_stream_day(di, si)
+        stream = plan.streams[si].endpoint == STREAM
+        if page_no >= count:
+            missing = snowflake(self.day_ms[di] + DAY_MS - 1, si, 0x3FF)
+            return (DISCONNECT if stream else lookup_not_found(missing)).encode(), 0, 1, ""
+        self.page_rng.seed(mix(plan.seed, "page", si, di, page_no))
+        page = _Page(self, di, si)
+        page.tweet(count - 1 - page_no if stream else page_no)
+        rules = self.rules.get(si)
+        if rules is None:
+            rid = 1_600_000_000_000_000_000 + mix(plan.seed, "rule", si) % 10**17
+            tag = json.dumps(plan.streams[si].stream)
+            rules = self.rules[si] = f',"matching_rules":[{{"id":"{rid}","tag":{tag}}}]' if stream else ""
+        return page.single_body(rules), 1, len(page.errs), str(page.ids[0])
+
 
 class _Page:
     """The tweets of one page as they are drawn, and the includes and errors they call for.
@@ -134,7 +188,7 @@ class _Page:
         "di", "count", "reobs", "prev_count", "si", "na", "span", "own", "mentioned_account",
         "names", "mention", "openers", "closers", "iso", "day_ms", "minutes", "secs", "millis",
         "seed", "page_random", "seed_tweet_rng", "tweet_random", "users_json", "frags",
-        "data", "inc", "errs", "users", "ids",
+        "data", "inc", "errs", "users", "ids", "annotations", "media", "polls", "places",
     )  # fmt: skip
 
     def __init__(self, renderer: Renderer, di: int, si: int) -> None:
@@ -156,6 +210,7 @@ class _Page:
             users.frags,
         )
         self.openers, self.closers = renderer.openers, renderer.closers
+        self.annotations = renderer.annotations
         times = renderer.times
         self.iso, self.secs, self.millis = times.iso, times.secs, times.millis
         self.day_ms = renderer.day_ms
@@ -170,6 +225,9 @@ class _Page:
         self.errs: list[str] = []
         self.users: dict[int, None] = {}  # authors and mentioned users, in order of appearance
         self.ids: list[int] = []
+        self.media: list[str] = []
+        self.polls: list[str] = []
+        self.places: dict[int, None] = {}
 
     def tweet(self, pos: int) -> None:
         """The tweet at position ``pos`` of the stream-day (newest first; yesterday's seen again last)."""
@@ -197,7 +255,8 @@ class _Page:
         x = r()
         ntags = 0 if x < 0.2 else 1 if x < 0.6 else 2 if x < 0.8 else 3
         t0, step = int(r() * 9), 1 + int(r() * 8)
-        opener = self.openers[int(r() * PHRASES)]
+        oi = int(r() * PHRASES)
+        opener = self.openers[oi]
         closer, extra = self.closers[int(r() * PHRASES)]
         if kind == 3:
             orig, prefix, ents, ref_id, refs = self._retweet(r, tid)
@@ -209,6 +268,9 @@ class _Page:
         if ntags:
             text, tags = _hashtags(text, len(text) - extra, ntags, t0, step)
             ents = f"{ents},{tags}" if ents else tags
+        text, more, fields, history = self._extras(r, tid, ms, text, len(text) - extra, len(prefix), oi)
+        if more:
+            ents = f"{ents},{more}" if ents else more
         if kind == 2 or r() < 0.25:
             text, urls = _url(r, text, len(text) - extra, kind, tid, ref_id, index)
             ents = f"{ents},{urls}" if ents else urls
@@ -217,13 +279,61 @@ class _Page:
         minute, milli = divmod(offset, 60_000)
         sec, milli = divmod(milli, 1000)
         sid = str(tid)
+        history = history or f'["{sid}"]'
         entities = f',"entities":{{{ents}}}' if ents else ""
         self.data.append(
             f'{{"id":"{sid}","text":"{text}","created_at":"{self.minutes[cdi][minute]}{self.secs[sec]}'
             f'{self.millis[milli]}","author_id":"{USER_ID_BASE + author}","conversation_id":"'
-            f'{ref_id if kind == 1 else sid}","edit_history_tweet_ids":["{sid}"],{refs}"public_metrics":'
-            f"{_counts(r, self.di - cdi)}{reply}{entities}}}"
+            f'{ref_id if kind == 1 else sid}","edit_history_tweet_ids":{history},{refs}'
+            f'"public_metrics":{_counts(r, self.di - cdi)}{reply}{fields}{entities}}}'
         )
+
+    def _extras(
+        self, r: Callable[[], float], tid: int, ms: int, text: str, at: int, plen: int, oi: int
+    ) -> tuple[str, str, str, str]:
+        """The rest of the object model (see :mod:`.extras`): ``(text, more entities, more members,
+        edit_history_tweet_ids or "")``; ``at``: the text's length in code points, ``plen``: its prefix's."""
+        fields = REPLY_SOURCE[int(r() * N_REPLY_SOURCE)]
+        y = r()
+        if y < 0.19:  # attachments: media 15%, a poll 1%, a place 3%
+            if y < 0.15:
+                key, obj = extras.media(r, tid, ms, self.iso)
+                self.media.append(obj)
+                fields += f',"attachments":{{"media_keys":["{key}"]}}'
+            elif y < 0.16:
+                pid, obj = extras.poll(r, tid, ms, self.iso)
+                self.polls.append(obj)
+                fields += f',"attachments":{{"poll_ids":["{pid}"]}}'
+            else:
+                index, geo = extras.place(r)
+                self.places[index] = None
+                fields += geo
+        ents, history = "", ""
+        z = r()
+        if z < 0.1:  # edited 3%, long 1%, withheld 0.5%, a cashtag 5%
+            if z < 0.03:
+                history, controls = extras.edits(r, tid, ms, self.iso)
+                fields += controls
+            elif z < 0.04:
+                fields += f',"note_tweet":{{"text":"{text} {LONG_TAIL}"}}'
+            elif z < 0.045:
+                fields += WITHHELD[int(z * 1000) % 3]
+            elif z >= 0.05:
+                tag = CASHTAGS[int(z * 100) % len(CASHTAGS)]
+                text += f" ${tag}"
+                ents = f'"cashtags":[{{"start":{at + 1},"end":{at + 2 + len(tag)},"tag":"{tag}"}}]'
+        w = r()
+        if w < 0.5:  # context annotations 30% (one or two), an entity annotation 20%
+            if w < 0.3:
+                first = CONTEXTS[int(w * 1000) % N_CONTEXTS]
+                two = f",{CONTEXTS[int(w * 7919) % N_CONTEXTS]}" if w < 0.1 else ""
+                fields += f',"context_annotations":[{first}{two}]'
+            else:
+                start, end, tail = self.annotations[oi]
+                note = f'"annotations":[{{"start":{plen + start},"end":{plen + end},"probability":{w:.4f},'
+                note += f"{tail}]"
+                ents = f"{ents},{note}" if ents else note
+        return text, ents, fields, history
 
     def _kind_and_mentions(self, r: Callable[[], float]) -> tuple[int, list[int]]:
         """0 original, 1 reply, 2 quote, 3 retweet; the users mentioned (the tracked account first, in its
@@ -299,15 +409,29 @@ class _Page:
         )
 
     def body(self, meta: str) -> bytes:
-        """The page: data, includes (users, tweets), errors, meta; users from their cached JSON."""
-        head = "".join(['{"data":[', ",".join(self.data), '],"includes":{"users":[']).encode("latin-1")
+        """The page: data, includes (users, tweets, media, polls, places), errors, meta."""
+        return self._assemble("".join(['{"data":[', ",".join(self.data), "]"]), "," + meta)
+
+    def single_body(self, end: str) -> bytes:
+        """A one-tweet body: data (an object), includes, errors, then ``end`` (matching_rules or "")."""
+        return self._assemble('{"data":' + self.data[0], end)
+
+    def _assemble(self, head_text: str, end: str) -> bytes:
+        """``head_text``, the includes (users from their cached JSON), the errors, ``end``, closed."""
+        head = (head_text + ',"includes":{"users":[').encode("latin-1")
         tail = ["]"]
         if self.inc:
             tail += [',"tweets":[', ",".join(self.inc), "]"]
+        if self.media:
+            tail += [',"media":[', ",".join(self.media), "]"]
+        if self.polls:
+            tail += [',"polls":[', ",".join(self.polls), "]"]
+        if self.places:
+            tail += [',"places":[', ",".join(PLACES[i] for i in self.places), "]"]
         tail.append("}")
         if self.errs:
             tail += [',"errors":[', ",".join(self.errs), "]"]
-        tail += [",", meta, "}"]
+        tail += [end, "}"]
         frags, users_json = self.frags, self.users_json
         users = b",".join([frags[u] or users_json(u) for u in self.users])
         return b"".join((head, users, "".join(tail).encode("latin-1")))

@@ -10,7 +10,7 @@ from typing import Any
 
 from ingestion.pages import Page
 from ingestion.sources.base import Pull
-from ingestion.sources.sample.plan import Plan, token_key
+from ingestion.sources.sample.plan import SINGLE, Plan, token_key
 from ingestion.sources.sample.render import Rendered, Renderer
 from ingestion.sources.sample.workers import Feeder
 from ingestion.watermarks import WatermarkStore
@@ -64,12 +64,13 @@ class SampleSource(Plan):
         else:  # in this process (also when pulls are read interleaved)
             rendered = (self.render_page(di, si, n) for n in range(self.page_count(di, si)))
         first = self.request(di, si, 0)  # the other pages ask the same plus a pagination token
+        paged = s.endpoint not in SINGLE
         for page_no, (body, tweets, errors, newest) in enumerate(rendered):
             yield Page(
                 body,
                 s.endpoint,
                 s.stream,
-                {**first, token_key(s.endpoint): self.token(di, si, page_no)} if page_no else first,
+                {**first, token_key(s.endpoint): self.token(di, si, page_no)} if page_no and paged else first,
                 fetched_at=fetched,
                 tweet_count=tweets,
                 error_count=errors,

@@ -59,6 +59,7 @@ MOODS = ("Loving", "Really enjoying", "Frustrated with", "Not sure about", "Hate
 # Already HTML-escaped, as the API returns text.
 TAILS = ("&amp; more", "&lt;3", "-&gt; shipped", "w/ the team", "", "", "Q&amp;A soon", "1 &lt; 2")
 LANGS = ("en", "en", "en", "en", "es", "de", "fr", "ja", "und")
+VERIFIED_TYPES = ("blue", "blue", "government")
 PLACES = ("Berlin", "NYC", "São Paulo", "Tokyo", "Lagos", "Remote", "Zürich", "Montréal")
 PAIRS = tuple(f"{a} {b}" for a in WORDS for b in WORDS)  # the text of a quoted tweet
 NP = len(PAIRS)
@@ -171,5 +172,22 @@ class Users:
             parts.append(f',"description":"{desc}"')
         if (g >> 58) % 10 < 6:
             parts.append(f',"location":"{PLACES[(h >> 56) % 8]}"')
+        parts.append(self._profile(uid, account, verified == "true", h ^ g))
         parts.append("}")
         return "".join(parts).encode()
+
+    @staticmethod
+    def _profile(uid: int, account: bool, verified: bool, k: int) -> str:
+        """The profile fields of the full user model: verified_type, protected, profile image, url,
+        pinned tweet (some users), drawn from the bits of ``k``."""
+        vtype = ("business" if account else VERIFIED_TYPES[(k >> 3) % 3]) if verified else "none"
+        protected = "true" if not account and k % 100 < 2 else "false"
+        parts = [
+            f',"verified_type":"{vtype}","protected":{protected},"profile_image_url":'
+            f'"https://pbs.twimg.com/profile_images/{k >> 12}/{k % 99991:05d}_normal.jpg"'
+        ]
+        if (k >> 20) % 10 < 4:
+            parts.append(f',"url":"https://t.co/{k % 0xFFFFFFFFFF:010x}"')
+        if (k >> 30) % 10 < 3:  # an id from before the sample's days: a tweet of the user's past
+            parts.append(f',"pinned_tweet_id":"{1_500_000_000_000_000_000 + (k >> 4) % 10**17 + uid}"')
+        return "".join(parts)
