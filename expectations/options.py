@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from foundation.settings import ConfigError
 from foundation.times import parse_utc
 
 TRUE = ("1", "true", "yes")
@@ -32,16 +33,22 @@ class QualityOptions:
         opts = cls()
         if raw := env.get("TWEETLAKE_QUALITY_AS_OF", "").strip():
             opts.as_of = parse_utc(raw)
-        if raw := env.get("TWEETLAKE_QUALITY_MAX_AGE_HOURS", "").strip():
-            opts.max_age = timedelta(hours=float(raw))
-        if raw := env.get("TWEETLAKE_QUALITY_CLOCK_SKEW_MINUTES", "").strip():
-            opts.clock_skew = timedelta(minutes=float(raw))
-        if raw := env.get("TWEETLAKE_QUALITY_BATCH_ROWS", "").strip():
-            opts.batch_rows = max(1, int(raw))
+        if (
+            hours := _number(env, "TWEETLAKE_QUALITY_MAX_AGE_HOURS", "a number of hours, e.g. 48")
+        ) is not None:
+            opts.max_age = timedelta(hours=hours)
+        skew = _number(env, "TWEETLAKE_QUALITY_CLOCK_SKEW_MINUTES", "a number of minutes, e.g. 5")
+        if skew is not None:
+            opts.clock_skew = timedelta(minutes=skew)
+        if (
+            rows := _number(env, "TWEETLAKE_QUALITY_BATCH_ROWS", "a whole number of rows, e.g. 300000")
+        ) is not None:
+            if rows != int(rows):
+                raise ConfigError(f"TWEETLAKE_QUALITY_BATCH_ROWS={rows!r}: expected a whole number of rows")
+            opts.batch_rows = max(1, int(rows))
         if raw := env.get("TWEETLAKE_QUALITY_MEMORY_LIMIT", "").strip():
             opts.memory_limit = raw
-        if raw := env.get("TWEETLAKE_MAX_REJECTED_SHARE", "").strip():
-            opts.max_rejected_share = float(raw)
+        opts.max_rejected_share = _share(env, "TWEETLAKE_MAX_REJECTED_SHARE")
         opts.full = env.get("TWEETLAKE_QUALITY_FULL", "").strip().lower() in TRUE
         for key, value in overrides.items():
             if value is None:
@@ -52,3 +59,26 @@ class QualityOptions:
                 value = timedelta(hours=float(value))
             setattr(opts, key, value)
         return opts
+
+
+def _number(env: dict[str, str], name: str, expected: str) -> float | None:
+    """The number a setting holds (None when unset), or a ConfigError naming it and what it takes."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number: expected {expected}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name}={raw!r} is not a finite number: expected {expected}")
+    return value
+
+
+def _share(env: dict[str, str], name: str) -> float | None:
+    share = _number(env, name, "a fraction from 0 to 1, e.g. 0.01 for 1%")
+    if share is not None and not 0 <= share <= 1:
+        raise ConfigError(
+            f"{name}={share!r} is not a share: expected a fraction from 0 to 1, e.g. 0.01 for 1%"
+        )
+    return share
