@@ -4,15 +4,10 @@
     chosen on the ids alone (page and position), then only the winners' profiles are read out of their
     pages' lists and renamed, rather than unnesting every profile and choosing among the wide rows. -#}
 
-with pages as (
+with observations as (
 
-    select * from {{ ref('stg_bronze_pages') }}
-    where len(included_users) > 0
-
-),
-
-observations as (
-
+    -- (stg_bronze_pages itself, here and in `latest`, not a CTE of it: a CTE read twice is materialized,
+    -- a copy of every page's includes that pushed a 1M build past memory_limit)
     select
         page_id,
         bronze_file,
@@ -20,7 +15,8 @@ observations as (
         observed_at,
         unnest(list_transform(included_users, lambda u: u.id)) as user_id,
         generate_subscripts(included_users, 1) as position
-    from pages
+    from {{ ref('stg_bronze_pages') }}
+    where len(included_users) > 0
 
 ),
 
@@ -46,7 +42,7 @@ latest as (
         pages.bronze_file,
         pages.page_id
     from winners
-    inner join pages on pages.page_id = winners.winner.page_id
+    inner join {{ ref('stg_bronze_pages') }} as pages on pages.page_id = winners.winner.page_id
 
 ),
 
