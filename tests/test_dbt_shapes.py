@@ -14,6 +14,7 @@ import pytest
 from foundation.lake import Lake
 from foundation.settings import Settings
 from pipeline.steps import run_build, run_validate
+from tests.bronze_reader import response_expansions, response_tweets
 from tests.bronze_shapes_data import empty, errors_only, flattened, line, mixed_file, page, single
 from tests.fixtures_lake import query
 
@@ -134,15 +135,7 @@ def held_ids(body: bytes) -> set[str]:
     """The tweets a response holds: its own (data, or a flattened line itself) and its expansions
     (includes.tweets, or a flattened line's inlined references), which are observations too."""
     doc = json.loads(body)
-    data = doc.get("data")
-    included = {t["id"] for t in (doc.get("includes") or {}).get("tweets") or []}
-    if isinstance(data, list):
-        return {t["id"] for t in data} | included
-    if isinstance(data, dict):
-        return {data["id"]} | included
-    if "id" in doc and "text" in doc:
-        return {doc["id"]} | {t["id"] for t in doc.get("referenced_tweets") or [] if "text" in t}
-    return included
+    return {t["id"] for t in response_tweets(doc) + response_expansions(doc)}
 
 
 def lines_ids(data: bytes) -> set[str]:
@@ -402,12 +395,6 @@ def test_real_payloads_reach_the_full_object_model(local_settings: Settings) -> 
 def _own_tweets(body: bytes) -> list[dict[str, Any]]:
     """A response's own tweets (data, or a flattened line itself), not its expansions."""
     try:
-        doc = json.loads(body)
+        return response_tweets(json.loads(body))
     except json.JSONDecodeError:
         return []
-    data = doc.get("data")
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        return [data]
-    return [doc] if "id" in doc and "text" in doc else []

@@ -59,21 +59,19 @@
     {{ response }}
   {%- else -%}
     {%- set page_type = fromyaml(bronze_columns(kind, 'page'))['response'] -%}
+    {#- a flattened tweet's inlined references (cast by name to the page's types: extra fields dropped),
+        and its users: its author and theirs -#}
+    {%- set refs = "coalesce(" ~ response ~ ".referenced_tweets, [])" -%}
+    {%- set flat_users = "'users': list_filter(list_concat([" ~ response ~ ".author], list_transform(" ~ refs
+          ~ ", lambda t: t.author)), lambda u: u is not null)" -%}
     {%- if read == 'single' -%}
       {%- set fields = "'data': case when " ~ response ~ ".data is null then [] else [" ~ response ~ ".data] end, "
             ~ "'includes': " ~ response ~ ".includes" ~ ("" if kind == 'tweets' else ", 'errors': " ~ response ~ ".errors") -%}
     {%- elif kind == 'tweets' -%}
-      {#- (the inlined references are cast by name to the page's types: their extra fields dropped) -#}
-      {%- set refs = "coalesce(" ~ response ~ ".referenced_tweets, [])" -%}
-      {%- set fields = "'data': [" ~ response ~ "], 'includes': {'users': list_filter(list_concat(["
-            ~ response ~ ".author], list_transform(" ~ refs ~ ", lambda t: t.author)), lambda u: u is not null), "
-            ~ "'tweets': " ~ refs ~ "}" -%}
+      {%- set fields = "'data': [" ~ response ~ "], 'includes': {" ~ flat_users ~ ", 'tweets': " ~ refs ~ "}" -%}
     {%- else -%}
-      {#- a flattened tweet's expansions: its author and its referenced tweets (with their authors), its
-          media, poll and place -#}
-      {%- set refs = "coalesce(" ~ response ~ ".referenced_tweets, [])" -%}
-      {%- set fields = "'data': [{'id': " ~ response ~ ".id}], 'includes': {'users': list_filter(list_concat(["
-            ~ response ~ ".author], list_transform(" ~ refs ~ ", lambda t: t.author)), lambda u: u is not null), "
+      {#- the expansions of the pages read: also its media, poll and place -#}
+      {%- set fields = "'data': [{'id': " ~ response ~ ".id}], 'includes': {" ~ flat_users ~ ", "
             ~ "'tweets': " ~ refs ~ ", 'media': " ~ response ~ ".attachments.media, "
             ~ "'polls': case when " ~ response ~ ".attachments.poll.id is not null then [" ~ response ~ ".attachments.poll] end, "
             ~ "'places': case when " ~ response ~ ".geo.id is not null then [" ~ response ~ ".geo] end}, "
