@@ -11,7 +11,7 @@ for flattened lines.
 Two commands, so that only DuckDB's parse is timed:
 
 - ``python -m benchmarks.floor split <lake> <folder>``: which read takes each line, decided by the build's
-  own classifier (:func:`dbt_runtime.bronze_read.classify_file`): a file of one read is read in place,
+  own classifier (:func:`dbt_runtime.bronze_read.classify_files`): a file of one read is read in place,
   the lines of a mixed file are copied byte for byte into one file per read in ``folder``; lines the
   build sets aside are in no read. The runner does this before the measured step, so the floor does not
   count the classification the build pays for: the floor stays a lower bound.
@@ -30,7 +30,7 @@ from string import Template
 import duckdb
 import yaml
 
-from dbt_runtime.bronze_read import READS, classify_file
+from dbt_runtime.bronze_read import READS, classify_files
 from foundation.lake import Lake
 from foundation.lakefiles import list_files
 from foundation.sql import literal
@@ -114,9 +114,7 @@ def split(lake: str, folder: Path) -> dict[str, list[str]]:
     folder.mkdir(parents=True, exist_ok=True)
     plan: dict[str, list[str]] = {read: [] for read in READS}
     rejected = 0
-    handle = Lake(lake)
-    for f in list_files(bronze_glob(lake)):
-        parts = classify_file(handle, f["path"], f["size"], f["mtime"], folder=folder)
+    for parts in classify_files(lake, None, list_files(bronze_glob(lake)), folder=folder):
         rejected += len(parts["rejected"])
         for read in READS:
             if parts[read] is not None:

@@ -12,8 +12,9 @@ SQL functions registered on every connection (used by the macros in dbt_project/
   :mod:`foundation.lakefiles`);
 - ``tweetlake_migrate_state(lake)``: move an older lake's build state to ``_state/build/``
   (:mod:`dbt_runtime.state`; dbt's on-run-start calls it);
-- ``tweetlake_classify(path, size, mtime)``: how the build reads a new bronze file and the lines it sets
-  aside (:mod:`dbt_runtime.bronze_read`; model stg_bronze_files calls it).
+- ``tweetlake_classify(files)``: for each new bronze file (a list of {path, size, mtime}), which read takes
+  it and the lines it sets aside, in order (:mod:`dbt_runtime.bronze_read`; model stg_bronze_files calls it
+  once with every new file, so they are classified on every core).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def register_lake_filesystem(conn: Any, lake: str, s3_endpoint: str | None) -> N
     def migrate_state(root: str) -> str:
         return state.migrate(Lake(root, endpoint))
 
-    def classify(path: str, size: int, mtime: str) -> dict[str, Any]:
-        return bronze_read.classify_file(Lake(lake, endpoint), path, size, mtime)
+    def classify(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return bronze_read.classify_files(lake, endpoint, files)
 
     functions: list[tuple[str, Any, list[str], str]] = [
         ("tweetlake_prepare", prepare_location, ["VARCHAR"], "VARCHAR"),
@@ -61,7 +62,7 @@ def register_lake_filesystem(conn: Any, lake: str, s3_endpoint: str | None) -> N
         ("tweetlake_scratch", lakefiles.scratch_dir, ["VARCHAR", "VARCHAR"], "VARCHAR"),
         ("tweetlake_install", install, ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
         ("tweetlake_migrate_state", migrate_state, ["VARCHAR"], "VARCHAR"),
-        ("tweetlake_classify", classify, ["VARCHAR", "BIGINT", "VARCHAR"], bronze_read.CLASSIFIED_TYPE),
+        ("tweetlake_classify", classify, [LS_TYPE], f"{bronze_read.CLASSIFIED_TYPE}[]"),
     ]
     for name, func, params, returns in functions:
         try:

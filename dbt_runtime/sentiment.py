@@ -21,17 +21,16 @@ Usable standalone (the benchmark times it on its own)::
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
-import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
+
+from dbt_runtime.processes import cores, spawn_pool
 
 CHUNK = 4000  # texts per task: big enough to amortise pickling, small enough to balance the workers
 MIN_PARALLEL = 20000  # below this, starting a pool costs more than it saves
@@ -111,27 +110,12 @@ def default_processes() -> int:
     raw = os.environ.get("TWEETLAKE_SENTIMENT_PROCESSES", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return cores()
 
 
 def _warm(_: int) -> int:
     analyzer()
     return os.getpid()
-
-
-@contextmanager
-def _without_main() -> Iterator[None]:
-    """Spawned workers need only this module: keep them from re-importing the caller's main script (dbt's
-    CLI, seconds of imports per worker)."""
-    main = sys.modules.get("__main__")
-    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if main is not None and hasattr(main, k)}
-    try:
-        for key in saved:
-            setattr(main, key, None) if key == "__spec__" else delattr(main, key)
-        yield
-    finally:
-        for key, value in saved.items():
-            setattr(main, key, value)
 
 
 def score_chunks(chunks: Iterable[Sequence[str]], processes: int | None = None) -> Iterator[list[float]]:
@@ -141,9 +125,7 @@ def score_chunks(chunks: Iterable[Sequence[str]], processes: int | None = None) 
         for chunk in chunks:
             yield _score_chunk(chunk)
         return
-    # spawn, not fork: the caller may be a multi-threaded process (DuckDB, dbt) that must not be forked.
-    ctx = multiprocessing.get_context("spawn")
-    with _without_main(), ctx.Pool(processes) as pool:
+    with spawn_pool(processes) as pool:
         pool.map(_warm, range(processes))
         pending: deque[Any] = deque()
         for chunk in chunks:

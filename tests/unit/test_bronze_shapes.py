@@ -128,6 +128,30 @@ def test_a_mixed_file_with_a_cut_line_is_split_by_read_byte_for_byte(
     assert not bronze_read.scratch_dir(lake.root).exists()
 
 
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_many_files_are_classified_on_worker_processes_in_their_order(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    monkeypatch.setenv("TWEETLAKE_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.setattr(bronze_read, "PARALLEL_BYTES", 0)  # a pool however small the files
+    monkeypatch.setattr(bronze_read, "cores", lambda: 2)
+    # the workers open the lake themselves: on S3 from the endpoint and the environment's credentials
+    lake = Lake(str(tmp_path / "lake")) if where == "local" else request.getfixturevalue("s3_bucket").lake()
+    body, _ = mixed_file("1")
+    # sizes unlike the order, so that the pool's largest-first order is not the answer's
+    contents = [line(page(["5"]), 1), body, line(single("6"), 1), line(page(["7"]), 1) + b"{cut"]
+    files = []
+    for i, content in enumerate(contents):
+        rel = f"bronze/source=replay/endpoint=e/stream=s/ingest_date=2026-11-20/f{i}.jsonl"
+        lake.write_bytes(rel, content)
+        files.append({"path": lake.url(rel), "size": len(content), "mtime": "m"})
+    got = bronze_read.classify_files(lake.root, lake.s3_endpoint, files, folder=tmp_path / "split")
+    assert [g["lines"] for g in got] == [1, len(body.splitlines()), 1, 2]
+    assert got[0]["page"] == files[0]["path"] and got[2]["single"] == files[2]["path"]
+    assert Path(got[1]["single"]).read_bytes() == body.splitlines(keepends=True)[1]
+    assert [r["line"] for r in got[3]["rejected"]] == [2] and got[3]["page"] is not None
+
+
 def _file_and_ids(n_lines: int) -> tuple[bytes, list[set[str]]]:
     """A bronze file of ``n_lines`` lines of varied shapes, and the ids of each line."""
     makers = [

@@ -6,7 +6,8 @@
     the var `bronze_until`), only the new files up to it: one batch of a large backlog (dbt_runtime/backlog.py;
     `tweetlake build` runs the batches, and sets the variable rather than a var: a changed env var makes dbt
     re-parse this file only, a changed var the whole project).
-    Each new file is classified line by line as it is listed (tweetlake_classify, dbt_runtime/bronze_read.py):
+    Each new file is classified line by line as it is listed (tweetlake_classify, dbt_runtime/bronze_read.py;
+    all in one call, on every core):
     which read takes it (page_path, single_path, flattened_path: the file itself, a scratch file of its
     lines of that kind, or null) and the lines set aside (rejected: line, byte offset, shape guess, reason,
     head), which silver.rejected_pages keeps. -#}
@@ -55,11 +56,20 @@ new_files as (
 
 ),
 
-classified as materialized (
+classifications as materialized (
 
+    -- one call with every new file, so the files are classified in parallel (in file_id order);
     -- materialized: each file is classified once, however many of its fields are read
-    select *, tweetlake_classify(path, size, mtime) as c
+    select tweetlake_classify(list({'path': path, 'size': size, 'mtime': mtime} order by file_id)) as c
     from new_files
+
+),
+
+classified as (
+
+    select new_files.*, classifications.c[new_files.file_id] as c
+    from new_files
+    cross join classifications
 
 )
 
