@@ -14,6 +14,9 @@ It writes ``benchmarks/results/<size>.json`` and ``.md`` and prints the table.
 ``--against TREE`` (a ``git worktree`` of the previous main, with its own ``.venv``) first runs the same steps
 with that checkout's ``tweetlake`` on bronze generated the same way, then this one's, and adds a before/after
 table (``<size>-compare.md``): a change that touches the build is judged within one run, on one machine state.
+With ``--same-bronze`` both checkouts build one bronze, this checkout's ingest (hard links of its files, the
+day's files added before the incremental build): the table then shows what the code costs, not the data
+(a change to the sample source changes each tree's bronze too).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import os
 import platform
 import shutil
 import sys
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -97,8 +101,8 @@ class StepFailed(RuntimeError):
 class Bench:
     """One size's run with the ``tweetlake`` of checkout ``tree``: a fresh lake and work dir, a shared log."""
 
-    def __init__(self, n: int, work: Path, tree: Path) -> None:
-        tag = "" if tree == ROOT else "-against"
+    def __init__(self, n: int, work: Path, tree: Path, tag: str | None = None) -> None:
+        tag = tag if tag is not None else "" if tree == ROOT else "-against"
         self.n, self.work, self.tree = n, work, tree
         self.lake = work / f"lake-{label(n)}{tag}"
         self.state = work / f"state-{label(n)}{tag}"
@@ -153,11 +157,55 @@ class Bench:
         self.step(name, cmd, tweets=tweets)
 
 
-def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK, tree: Path = ROOT) -> dict[str, Any]:
-    """Every step for ``n`` tweets with the ``tweetlake`` of checkout ``tree`` (this one by default)."""
+@dataclass(frozen=True)
+class Bronze:
+    """One bronze for both checkouts (``--same-bronze``): the files of the 30 days, then of the extra day."""
+
+    lake: Path
+    days: list[str]
+    extra_day: list[str]
+
+    def link(self, files: list[str], lake: Path) -> None:
+        """Hard links of ``files`` (relative to this lake) into ``lake``: a copy costing no time or disk."""
+        for rel in files:
+            (lake / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.link(self.lake / rel, lake / rel)
+
+
+def bronze_files(lake: Path) -> set[str]:
+    return {str(p.relative_to(lake)) for p in (lake / "bronze").rglob("*") if p.is_file()}
+
+
+def shared_bronze(n: int, work: Path) -> tuple[Bronze, Measurement, Measurement]:
+    """This checkout's ingest of ``n`` tweets and of the extra day, timed, into one lake of ``work``."""
+    b = Bench(n, work, ROOT, tag="-bronze")
+    b.ingest("ingest", n, DAYS, END)
+    days = bronze_files(b.lake)
+    b.ingest("ingest_day", max(1, n // DAYS), 1, END + timedelta(days=1))
+    extra_day = bronze_files(b.lake) - days
+    return Bronze(b.lake, sorted(days), sorted(extra_day)), b.steps["ingest"], b.steps["ingest_day"]
+
+
+def bench_size(
+    n: int,
+    *,
+    baseline: bool,
+    keep: bool,
+    work: Path = WORK,
+    tree: Path = ROOT,
+    bronze: Bronze | None = None,
+    ingests: tuple[Measurement, Measurement] | None = None,
+) -> dict[str, Any]:
+    """Every step for ``n`` tweets with the ``tweetlake`` of checkout ``tree`` (this one by default); on
+    ``bronze`` when given (its ingests, measured once, are reported as this run's)."""
     b = Bench(n, work, tree)
     py = sys.executable
-    b.ingest("ingest", n, DAYS, END)
+    if bronze is None:
+        b.ingest("ingest", n, DAYS, END)
+    else:
+        bronze.link(bronze.days, b.lake)
+        if ingests:
+            b.steps["ingest"] = ingests[0]
     # which read takes each line, by the build's classifier, before the measured step: the floor times
     # DuckDB's parse alone
     floor.split(str(b.lake), b.reads)
@@ -169,7 +217,12 @@ def bench_size(n: int, *, baseline: bool, keep: bool, work: Path = WORK, tree: P
         cmd = [py, "-m", "benchmarks.baseline_pandas", str(b.lake), str(work / "baseline")]
         b.step("baseline_pandas", cmd, tweets=n)
     extra = max(1, n // DAYS)
-    b.ingest("ingest_day", extra, 1, END + timedelta(days=1))
+    if bronze is None:
+        b.ingest("ingest_day", extra, 1, END + timedelta(days=1))
+    else:
+        bronze.link(bronze.extra_day, b.lake)
+        if ingests:
+            b.steps["ingest_day"] = ingests[1]
     b.step("build_incremental", [b.tl, "build"], tweets=extra)
     incr_timings, _ = dbt_model_timings(b.state)
     b.step("validate_incremental", [b.tl, "validate"], tweets=extra)
@@ -279,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
         help="another checkout (with its .venv) measured first in the same run, for a before/after table",
     )
     p.add_argument(
+        "--same-bronze",
+        action="store_true",
+        help="with --against: both checkouts build this checkout's bronze (the code's cost, not the data's)",
+    )
+    p.add_argument(
         "--work", type=Path, default=WORK, help=f"scratch folder (default {WORK.relative_to(ROOT)})"
     )
     p.add_argument(
@@ -291,19 +349,34 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [parse_size(s) for s in (args.size or ["100k", "1M"])]
     if any(s >= 10_000_000 for s in sizes) and not args.allow_10m:
         p.error("10M tweets takes ~25 minutes and ~20 GB of disk: pass --allow-10m")
+    if args.same_bronze and not args.against:
+        p.error("--same-bronze compares two checkouts on one bronze: pass --against TREE too")
     args.work.mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
     for n in sizes:
         # The pandas baseline needs ~3.8 GB per million tweets: skip it where it cannot fit in memory.
         baseline = not args.no_baseline and n <= 2_000_000
         try:
-            before = None
+            before, bronze, ingests = None, None, None
+            if args.against and args.same_bronze:
+                bronze, *measured = shared_bronze(n, args.work)
+                ingests = (measured[0], measured[1])
             if args.against:
                 # the pandas baseline reads bronze only: measured once, with this checkout
                 before = bench_size(
-                    n, baseline=False, keep=False, work=args.work, tree=args.against.resolve()
+                    n,
+                    baseline=False,
+                    keep=False,
+                    work=args.work,
+                    tree=args.against.resolve(),
+                    bronze=bronze,
+                    ingests=ingests,
                 )
-            result = bench_size(n, baseline=baseline, keep=args.keep, work=args.work)
+            result = bench_size(
+                n, baseline=baseline, keep=args.keep, work=args.work, bronze=bronze, ingests=ingests
+            )
+            if bronze is not None and not args.keep:
+                shutil.rmtree(bronze.lake, ignore_errors=True)
         except StepFailed as exc:  # keep what was measured, say where it stopped
             write_result(exc.result, args.results)
             print(f"\n{exc}", file=sys.stderr)

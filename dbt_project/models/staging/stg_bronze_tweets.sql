@@ -38,7 +38,8 @@ observations as (
         observed_at,
         -- one unnest of both lists (a second select of page_users would materialize it, lists and all)
         unnest(list_concat(response.data, response.includes.tweets)) as tweet,
-        generate_subscripts(list_concat(response.data, response.includes.tweets), 1) as position,
+        -- positions counted, not taken from a second list_concat (a copy of both lists of tweets)
+        unnest(range(1, coalesce(len(response.data), 0) + coalesce(len(response.includes.tweets), 0) + 1)) as position,
         coalesce(len(response.data), 0) as data_count,
         page_user_ids,
         page_usernames
