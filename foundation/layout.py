@@ -20,6 +20,7 @@ STATE = "_state"  # pipeline state: not tables for users
 WATERMARKS = f"{STATE}/watermarks"
 RUN_JOURNALS = f"{STATE}/runs"
 BUILD_STATE = f"{STATE}/build"  # what dbt keeps between builds (processed bronze files, sentiment cache)
+LEASE = f"{STATE}/lease.json"  # the one writer of the lake, whatever its machine (foundation.lease)
 
 QUALITY = "quality"
 QUALITY_RUNS = f"{QUALITY}/runs"

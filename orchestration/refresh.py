@@ -187,9 +187,9 @@ class OnlyStream:
 
 def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval: Interval) -> dict[str, Any]:
     """Ingest one stream of the run into bronze; return a small summary (the task's XCom)."""
-    from foundation.lake import Lake, LakeError
-    from ingestion.ingest import ingest
+    from foundation.lake import LakeError
     from ingestion.sources import make_source
+    from pipeline.steps import ingest_pulls
 
     source = params.get("source") or "sample"
     options = source_options(params, interval)
@@ -208,7 +208,7 @@ def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval
             else:
                 scoped = settings.with_overrides(queries=(), accounts=(stream["name"],))
             pulls = make_source(source, scoped, **options)
-        summary = ingest(pulls, Lake.from_settings(settings), progress=log.info)
+        summary = ingest_pulls(settings, pulls, progress=log.info)
     except (ConfigError, LakeError) as exc:
         raise AirflowFailException(str(exc)) from None
     if isinstance(pulls, OnlyStream) and not pulls.matched:

@@ -2,6 +2,8 @@
 
 Each function takes :class:`~foundation.settings.Settings`, does one step, and returns a summary; failures
 raise exceptions whose messages say what failed, where, and what to do. Nothing here imports Airflow.
+Each step holds the lake's lease (:mod:`foundation.lease`) while it writes, so two machines never write one
+lake at once; a refresh holds it across its four steps.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dbt_runtime.runner import BuildSummary, build
 from foundation.lake import Lake
 from foundation.layout import GOLD, SILVER, STAGING_GOLD
+from foundation.lease import lake_lease
 from foundation.settings import Settings
 from foundation.workdir import lake_lock
 from ingestion.bronze import new_run_id
@@ -32,8 +35,15 @@ def run_ingest(
     settings: Settings, source: str = "sample", *, progress: Progress | None = None, **options: Any
 ) -> IngestSummary:
     """Pull pages from ``source`` into the lake's bronze layer."""
+    return ingest_pulls(settings, make_source(source, settings, **options), progress=progress)
+
+
+def ingest_pulls(settings: Settings, pulls: Any, *, progress: Progress | None = None) -> IngestSummary:
+    """Land the pages of ``pulls`` (a source, or the Airflow task's one stream of it) in bronze."""
     lake = Lake.from_settings(settings)
-    return ingest(make_source(source, settings, **options), lake, progress=progress)
+    lake.ensure_bucket()
+    with lake_lease(lake, "ingest", say=progress):
+        return ingest(pulls, lake, progress=progress)
 
 
 def run_build(
@@ -46,7 +56,7 @@ def run_build(
     """dbt build of silver and gold (gold into staging, for validation before publish)."""
     lake = Lake.from_settings(settings)
     lake.ensure_bucket()
-    with lake_lock(settings.lake, wait=5):
+    with lake_lease(lake, "build", say=progress), lake_lock(settings.lake, wait=5):
         return build(
             settings,
             select=select,
@@ -77,14 +87,15 @@ def run_validate(
     from expectations.validate import gate as quality_gate
 
     lake = Lake.from_settings(settings)
-    report = validate(
-        lake,
-        run_id=run_id or new_run_id(),
-        layers=layers,
-        gold_root=lake.url(STAGING_GOLD),
-        progress=progress,
-        options=QualityOptions.from_env(as_of=as_of, max_age=max_age_hours, full=full),
-    )
+    with lake_lease(lake, "validate", say=progress):
+        report = validate(
+            lake,
+            run_id=run_id or new_run_id(),
+            layers=layers,
+            gold_root=lake.url(STAGING_GOLD),
+            progress=progress,
+            options=QualityOptions.from_env(as_of=as_of, max_age=max_age_hours, full=full),
+        )
     if gate:
         quality_gate(report)
     return report
@@ -93,7 +104,7 @@ def run_validate(
 def run_publish(settings: Settings, *, run_id: str | None = None) -> PublishSummary:
     """Promote staged gold to ``<lake>/gold`` (Parquet and CSV). Call only after validation passed."""
     lake = Lake.from_settings(settings)
-    with lake_lock(settings.lake, wait=5):
+    with lake_lease(lake, "publish"), lake_lock(settings.lake, wait=5):
         return publish(lake, run_id=run_id or new_run_id())
 
 
@@ -118,18 +129,22 @@ def refresh(
     """Ingest, build, validate, publish, in order; the first failure stops the run and is raised."""
     say = progress or log.info
     summary = RefreshSummary(run_id=new_run_id())
-    say(f"[1/4] ingest from {source} into {settings.lake}/bronze")
-    summary.ingest = run_ingest(settings, source, progress=say, **(source_options or {}))
-    say(summary.ingest.describe())
-    say("[2/4] build silver and gold with dbt")
-    summary.build = run_build(settings, full_refresh=full_refresh, progress=None)
-    say(summary.build.describe())
-    say("[3/4] validate with Great Expectations")
-    summary.validation = run_validate(settings, run_id=summary.run_id, progress=say)
-    say(summary.validation.describe())
-    say("[4/4] publish gold")
-    summary.publish = run_publish(settings, run_id=summary.run_id)
-    say(summary.publish.describe())
+    lake = Lake.from_settings(settings)
+    lake.ensure_bucket()
+    # one lease for the four steps: no other writer between this run's build, validation and publish
+    with lake_lease(lake, "refresh", say=say):
+        say(f"[1/4] ingest from {source} into {settings.lake}/bronze")
+        summary.ingest = run_ingest(settings, source, progress=say, **(source_options or {}))
+        say(summary.ingest.describe())
+        say("[2/4] build silver and gold with dbt")
+        summary.build = run_build(settings, full_refresh=full_refresh, progress=None)
+        say(summary.build.describe())
+        say("[3/4] validate with Great Expectations")
+        summary.validation = run_validate(settings, run_id=summary.run_id, progress=say)
+        say(summary.validation.describe())
+        say("[4/4] publish gold")
+        summary.publish = run_publish(settings, run_id=summary.run_id)
+        say(summary.publish.describe())
     summary.tables = table_counts(settings)
     return summary
 
