@@ -47,7 +47,12 @@ def _raisable(*names: str) -> tuple[type[BaseException], ...]:
 
 
 # Failures a user can act on (the message says what to do): exit 1 with the message, no traceback.
-FAILURES = ("dbt_runtime.runner:BuildError", "foundation.lake:LakeError", "foundation.workdir:LakeBusy")
+FAILURES = (
+    "dbt_runtime.runner:BuildError",
+    "foundation.lake:LakeError",
+    "foundation.workdir:LakeBusy",
+    "pipeline.versions:RollbackRefused",
+)
 
 
 def exit_status(exc: BaseException) -> tuple[int, str] | None:
@@ -250,13 +255,45 @@ def validate(layers: tuple[str, ...], lake: str | None) -> None:
 
 @cli.command(
     short_help="promote validated gold to <lake>/gold",
-    help="Publish staged gold tables as Parquet and CSV. Run after validate passes.",
+    help="Publish validated staged gold: a new version of each Delta table in <lake>/gold/<table>/, and "
+    "the same rows as Parquet and CSV. Refused when the gate did not pass exactly what is staged.",
 )
 @lake_option
 def publish(lake: str | None) -> None:
     from pipeline import steps
 
     print(steps.run_publish(_settings(lake)).describe())
+
+
+@cli.command(
+    short_help="list gold's versions (every publish and rollback)",
+    help="Every publish of gold is a Delta version of each gold table (<lake>/gold/<table>/): list them, "
+    "newest first, with their run ids and the gate run that passed them.",
+)
+@lake_option
+def history(lake: str | None) -> int:
+    from pipeline import steps
+
+    versions = steps.run_history(_settings(lake))
+    if not versions:
+        say("no gold versions yet: run `tweetlake refresh` (or validate, then publish)")
+        return EXIT_FAILED
+    for version in versions:
+        print(version.describe())
+    return EXIT_OK
+
+
+@cli.command(
+    short_help="restore gold to what an earlier run published",
+    help="Restore every gold table to the version a run published (a run id, or a version number, from "
+    "`tweetlake history`), as new versions, and re-export gold/<table>.parquet and .csv from it.",
+)
+@click.option("--to", "to", required=True, help="a run id or version number from `tweetlake history`")
+@lake_option
+def rollback(to: str, lake: str | None) -> None:
+    from pipeline import steps
+
+    print(steps.run_rollback(_settings(lake), to).describe())
 
 
 @cli.command(

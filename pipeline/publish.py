@@ -1,10 +1,14 @@
-"""Publish: promote the validated gold tables from staging to ``<lake>/gold`` as Parquet and CSV.
+"""Publish: promote the validated gold tables from staging to ``<lake>/gold``: a Delta table each, and the
+plain Parquet and CSV exports for tools that read no Delta.
 
 Write-audit-publish: dbt writes gold under ``<lake>/_staging/gold``, validation audits it, and only then does
-this module replace ``<lake>/gold/<table>.parquet`` and ``<lake>/gold/<table>.csv``, each object atomically (a
-rename locally, a single PUT or completed multipart upload on S3). Publish checks the gate's record first
-(:func:`expectations.validate.check_publishable`) and refuses, changing nothing, staged gold that failed its
-gate, was never validated, or changed after validation: the last good gold stays in place.
+this module commit each table as a new version of the Delta table ``<lake>/gold/<table>/`` (its commit
+records the run and the gate run that passed it) and replace ``<lake>/gold/<table>.parquet`` and ``.csv``
+from exactly those rows, each object atomically (a rename locally, a single PUT or completed multipart upload
+on S3). Publish checks the gate's record first (:func:`expectations.validate.check_publishable`) and refuses,
+changing nothing, staged gold that failed its gate, was never validated, or changed after validation: the
+last good gold stays in place. Every publish is a version: :mod:`pipeline.versions` lists them and rolls
+gold back to one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import posixpath
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from foundation import delta
 from foundation.lake import Lake
 from foundation.layout import GOLD, PUBLISHED, STAGING_GOLD
 from foundation.sql import literal
@@ -25,6 +31,7 @@ from foundation.times import isoformat_z, utcnow
 class PublishSummary:
     run_id: str
     tables: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)  # each gold table's Delta version
     seconds: float = 0.0
 
     def describe(self) -> str:
@@ -45,27 +52,55 @@ def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishS
     # to exit 3 once that module is imported.
     from expectations.validate import check_publishable
 
-    check_publishable(lake, staging, [posixpath.join(staging, f"{t}.parquet") for t in tables])
-    import duckdb  # here, not at module level: every command imports this module, few publish
-
-    con = duckdb.connect()
+    record = check_publishable(lake, staging, [posixpath.join(staging, f"{t}.parquet") for t in tables])
+    metadata = {delta.RUN_ID: run_id, delta.GATE_RUN: str(record.get("run_id", ""))}
     with tempfile.TemporaryDirectory(prefix="tweetlake-publish-") as tmp:
         for table in tables:
             local = os.path.join(tmp, f"{table}.parquet")
             lake.fs.get(lake._strip(lake.url(staging, f"{table}.parquet")), local)
-            csv = os.path.join(tmp, f"{table}.csv")
-            con.execute(
-                f"copy (select * from read_parquet({literal(local)})) "
-                f"to {literal(csv)} (header, delimiter ',')"
-            )
-            [(rows,)] = con.execute(f"select count(*) from read_parquet({literal(local)})").fetchall()
-            lake.put_file(local, posixpath.join(GOLD, f"{table}.parquet"))
-            lake.put_file(csv, posixpath.join(GOLD, f"{table}.csv"))
-            summary.tables[table] = int(rows)
-    con.close()
+            summary.versions[table] = delta.overwrite(lake, table_path(table), read_arrow(local), metadata)
+            summary.tables[table] = export(lake, table, local)
     summary.seconds = time.perf_counter() - started
+    write_published(lake, run_id, summary.tables, summary.versions, gate_run=metadata[delta.GATE_RUN])
+    return summary
+
+
+def table_path(table: str) -> str:
+    """The lake-relative folder of a gold table's Delta table."""
+    return posixpath.join(GOLD, table)
+
+
+def read_arrow(local_parquet: str) -> Any:
+    import pyarrow.parquet as pq  # ParquetFile, not read_table: that imports pyarrow.dataset (~1 s)
+
+    return pq.ParquetFile(local_parquet).read()
+
+
+def export(lake: Lake, table: str, local_parquet: str) -> int:
+    """Replace ``gold/<table>.parquet`` and ``.csv`` with the rows of ``local_parquet``; their count."""
+    import duckdb  # here, not at module level: every command imports this module, few publish
+
+    csv = local_parquet[: -len(".parquet")] + ".csv"
+    with duckdb.connect() as con:
+        source = f"read_parquet({literal(local_parquet)})"
+        con.execute(f"copy (select * from {source}) to {literal(csv)} (header, delimiter ',')")
+        [(rows,)] = con.execute(f"select count(*) from {source}").fetchall()
+    lake.put_file(local_parquet, posixpath.join(GOLD, f"{table}.parquet"))
+    lake.put_file(csv, posixpath.join(GOLD, f"{table}.csv"))
+    return int(rows)
+
+
+def write_published(
+    lake: Lake, run_id: str, tables: dict[str, int], versions: dict[str, int], **extra: str
+) -> None:
+    """``gold/_published.json``: which run published gold, when, row counts and Delta versions."""
     lake.write_json(
         PUBLISHED,
-        {"run_id": run_id, "published_at": isoformat_z(utcnow()), "tables": summary.tables},
+        {
+            "run_id": run_id,
+            "published_at": isoformat_z(utcnow()),
+            **extra,
+            "tables": tables,
+            "versions": versions,
+        },
     )
-    return summary

@@ -26,6 +26,7 @@ from pipeline.publish import PublishSummary, publish
 
 if TYPE_CHECKING:
     from expectations.validate import ValidationReport
+    from pipeline.versions import RollbackSummary, Version
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -106,6 +107,22 @@ def run_publish(settings: Settings, *, run_id: str | None = None) -> PublishSumm
     lake = Lake.from_settings(settings)
     with lake_lease(lake, "publish"), lake_lock(settings.lake, wait=5):
         return publish(lake, run_id=run_id or new_run_id())
+
+
+def run_history(settings: Settings) -> list[Version]:
+    """Every publish and rollback of gold, newest first (each a Delta version of every gold table)."""
+    from pipeline.versions import history
+
+    return history(Lake.from_settings(settings))
+
+
+def run_rollback(settings: Settings, to: str, *, run_id: str | None = None) -> RollbackSummary:
+    """Restore gold to what run (or version) ``to`` published; exports and ``_published.json`` follow."""
+    from pipeline.versions import rollback
+
+    lake = Lake.from_settings(settings)
+    with lake_lease(lake, "rollback"), lake_lock(settings.lake, wait=5):
+        return rollback(lake, to, run_id=run_id or new_run_id())
 
 
 @dataclass

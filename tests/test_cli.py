@@ -16,8 +16,8 @@ import pytest
 from foundation.settings import ConfigError
 from pipeline import cli, steps
 
-COMMANDS = ("ingest", "build", "validate", "publish", "refresh", "report")
-HEAVY = ("pandas", "dbt", "great_expectations", "duckdb")
+COMMANDS = ("ingest", "build", "validate", "publish", "history", "rollback", "refresh", "report")
+HEAVY = ("pandas", "dbt", "great_expectations", "duckdb", "deltalake")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -41,7 +41,9 @@ def test_help_lists_every_command_in_pipeline_order(capsys: pytest.CaptureFixtur
         ("ingest", ["<lake>/bronze", "--source", "--end-date", "--start-time", "Source:"]),
         ("build", ["TWEETLAKE_BUILD_BATCH", "--select", "--full-refresh"]),
         ("validate", ["Great Expectations", "--layer"]),
-        ("publish", ["Parquet and CSV"]),
+        ("publish", ["Parquet and CSV", "Delta"]),
+        ("history", ["newest first", "gate run"]),
+        ("rollback", ["--to", "run id", "as new versions"]),
         ("refresh", ["stops at the first failure", "--full-refresh", "--tweets", "Source:"]),
         ("report", ["--serve", "--port", "default 8000"]),
     ],

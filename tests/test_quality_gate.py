@@ -552,8 +552,9 @@ def test_quality_corrupt_tables_fail_name_the_values_and_publish_keeps_the_last_
     # the last good gold: validated, then published (the refresh's validate-then-publish)
     assert run_validation(lake, run_id="good").success
     assert pipeline.run_publish(local_settings).tables["top_tweets"] == 2
-    good_gold = {rel: lake.read_bytes(rel) for rel in lake.glob("gold/*")}
+    good_gold = {rel: lake.read_bytes(rel) for rel in lake.walk_files("gold")}  # exports and Delta tables
     assert "gold/top_tweets.parquet" in good_gold and "gold/_published.json" in good_gold
+    assert any(rel.startswith("gold/top_tweets/_delta_log/") for rel in good_gold)
 
     # 1. a duplicate tweet id across two partitions (each file alone is clean: only a table check sees it)
     dup = tweets_frame(DAY2, [ids[DAY1.isoformat()][0]])
@@ -573,7 +574,7 @@ def test_quality_corrupt_tables_fail_name_the_values_and_publish_keeps_the_last_
     # publish after the failed gate (a retried task, a hand-run `tweetlake publish`) refuses, changing nothing
     with pytest.raises(PublishRefused, match="failed its quality gate in run .*silver.tweets"):
         pipeline.run_publish(local_settings)
-    assert {rel: lake.read_bytes(rel) for rel in lake.glob("gold/*")} == good_gold
+    assert {rel: lake.read_bytes(rel) for rel in lake.walk_files("gold")} == good_gold
 
     message = str(caught.value)
     assert "silver.tweets: expect_column_values_to_be_unique on column 'tweet_id'" in message

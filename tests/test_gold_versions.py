@@ -1,0 +1,106 @@
+"""Gold as Delta tables (pipeline.publish, pipeline.versions), on a local lake and on a real S3 API (moto):
+every publish is a version with its run and gate run, a bad publish is rolled back (Delta table, Parquet and
+CSV exports together), and another engine (pandas through delta-rs) reads the tables and their past."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+
+from foundation import delta
+from foundation.lake import Lake
+from foundation.settings import Settings
+from pipeline import steps
+from pipeline.versions import RollbackRefused
+from tests.test_quality_gate import make_contract_lake, run_validation, write_parquet
+
+pytestmark = pytest.mark.slow
+
+TOP = "_staging/gold/top_tweets.parquet"
+
+
+def published_top(lake: Lake) -> pd.DataFrame:
+    return pq.read_table(io.BytesIO(lake.read_bytes("gold/top_tweets.parquet"))).to_pandas()
+
+
+def delta_top(lake: Lake, version: int | None = None) -> pd.DataFrame:
+    """gold.top_tweets as pandas reads it through delta-rs (not DuckDB, not the lake's own code)."""
+    uri = lake.url("gold/top_tweets")
+    return DeltaTable(uri, version=version, storage_options=delta.storage_options(lake)).to_pandas()
+
+
+def by_rank(df: pd.DataFrame) -> list[int]:
+    return df.sort_values(["day", "stream", "rank"])["like_count"].tolist()
+
+
+def test_publishes_are_versions_and_a_bad_one_is_rolled_back(lake_settings: Settings) -> None:
+    lake = Lake.from_settings(lake_settings)
+    make_contract_lake(lake)
+    assert run_validation(lake, run_id="gate1").success
+    first = steps.run_publish(lake_settings, run_id="pub1")
+    assert set(first.versions.values()) == {0} and len(first.versions) == 7
+    good = by_rank(published_top(lake))
+
+    # a second build's gold, valid but wrong (a bad release): likes inflated by 1000
+    top = pq.read_table(io.BytesIO(lake.read_bytes(TOP))).to_pandas()
+    top["like_count"] += 1000
+    write_parquet(lake, TOP, top)
+    assert run_validation(lake, run_id="gate2").success
+    steps.run_publish(lake_settings, run_id="pub2")
+    bad = by_rank(published_top(lake))
+    assert bad == [likes + 1000 for likes in good] and by_rank(delta_top(lake)) == bad
+
+    history = steps.run_history(lake_settings)
+    assert [(v.run_id, v.gate_run, set(v.versions.values())) for v in history] == [
+        ("pub2", "gate2", {1}),
+        ("pub1", "gate1", {0}),
+    ]
+
+    rolled = steps.run_rollback(lake_settings, "pub1", run_id="undo")
+    assert rolled.target.run_id == "pub1" and set(rolled.versions.values()) == {2}
+    assert by_rank(published_top(lake)) == good  # the Parquet export
+    csv = pd.read_csv(io.BytesIO(lake.read_bytes("gold/top_tweets.csv")))
+    assert by_rank(csv) == good  # the CSV export
+    assert by_rank(delta_top(lake)) == good  # the Delta table's current version
+    assert by_rank(delta_top(lake, version=1)) == bad  # the bad version is kept: time travel reads it
+    published = lake.read_json("gold/_published.json")
+    assert published["run_id"] == "undo" and published["rolled_back_to"] == "pub1"
+    assert published["versions"]["top_tweets"] == 2
+    newest = steps.run_history(lake_settings)[0]
+    assert (newest.run_id, newest.restored_from) == ("undo", "pub1")
+    assert "rollback to pub1" in newest.describe()
+
+    # a version number works too: back to the bad release's version 1
+    steps.run_rollback(lake_settings, "1", run_id="redo")
+    assert by_rank(published_top(lake)) == bad
+
+
+def test_a_rollback_to_nothing_known_changes_nothing(
+    local_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+
+    lake = Lake.from_settings(local_settings)
+    assert main(["history", "--lake", lake.root]) == 1
+    assert "no gold versions yet" in capsys.readouterr().err
+    make_contract_lake(lake)
+    assert run_validation(lake, run_id="gate1").success
+    steps.run_publish(local_settings, run_id="pub1")
+    before = {rel: lake.read_bytes(rel) for rel in lake.walk_files("gold")}
+
+    assert main(["rollback", "--to", "nope", "--lake", lake.root]) == 1
+    err = capsys.readouterr().err
+    assert "no gold version or run 'nope'" in err and "tweetlake history" in err
+    assert main(["rollback", "--to", "7", "--lake", lake.root]) == 1
+    assert "have no version 7" in capsys.readouterr().err
+    assert {rel: lake.read_bytes(rel) for rel in lake.walk_files("gold")} == before
+
+    assert main(["history", "--lake", lake.root]) == 0
+    out = capsys.readouterr().out
+    assert "run pub1" in out and "7 table(s)" in out and "gate passed in gate1" in out
+    with pytest.raises(RollbackRefused):
+        steps.run_rollback(local_settings, "")
