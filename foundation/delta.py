@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 RUN_ID = "tweetlake.run_id"  # commit metadata: the run that wrote the version
 GATE_RUN = "tweetlake.gate_run"  # the validation run whose gate passed what was published
 RESTORED_FROM = "tweetlake.restored_from"  # a rollback's commit: the version it restored
+TARGET_FILE_BYTES = 32 << 20
 
 
 def storage_options(lake: Lake) -> dict[str, str] | None:
@@ -60,6 +61,8 @@ def overwrite(lake: Lake, rel: str, data: Any, metadata: dict[str, str]) -> int:
         mode="overwrite",
         schema_mode="overwrite",  # a gold table's columns may change between releases
         storage_options=storage_options(lake),
+        # files of ~32 MB, not delta-rs' 100 MB: what it buffers before writing a file is what memory holds
+        target_file_size=TARGET_FILE_BYTES,
         commit_properties=CommitProperties(custom_metadata=metadata),
     )
     return int(open_table(lake, rel).version())

@@ -70,10 +70,14 @@ def table_path(table: str) -> str:
     return posixpath.join(GOLD, table)
 
 
-def read_arrow(local_parquet: str) -> Any:
+def read_arrow(local_parquet: str, batch_rows: int = 16_384) -> Any:
+    """The file's rows as a stream of Arrow batches: delta-rs writes them as they come, so a 10M-row
+    tweets_export is never whole in memory (benchmarks/README.md: batch size and peak memory)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq  # ParquetFile, not read_table: that imports pyarrow.dataset (~1 s)
 
-    return pq.ParquetFile(local_parquet).read()
+    source = pq.ParquetFile(local_parquet)
+    return pa.RecordBatchReader.from_batches(source.schema_arrow, source.iter_batches(batch_size=batch_rows))
 
 
 def export(lake: Lake, table: str, local_parquet: str) -> int:
