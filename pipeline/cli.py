@@ -52,6 +52,7 @@ FAILURES = (
     "foundation.lake:LakeError",
     "foundation.workdir:LakeBusy",
     "pipeline.versions:RollbackRefused",
+    "pipeline.query:QueryFailed",
 )
 
 
@@ -294,6 +295,63 @@ def rollback(to: str, lake: str | None) -> None:
     from pipeline import steps
 
     print(steps.run_rollback(_settings(lake), to).describe())
+
+
+@cli.command(
+    short_help="SQL over the lake's tables (DuckDB)",
+    help="Run a DuckDB query over the lake: silver.<table> (its Parquet files) and gold.<table> (the Delta "
+    "table's current snapshot, or --as-of a version or time). --tables lists them.",
+)
+@click.argument("query", required=False)
+@click.option("--as-of", help="gold as of a version number or an ISO 8601 time (`tweetlake history`)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "csv", "json")),
+    default="table",
+    help="output: a table (default), CSV or JSON lines",
+)
+@click.option("--tables", "list_tables", is_flag=True, help="list the tables a query can read")
+@lake_option
+def sql(query: str | None, as_of: str | None, fmt: str, list_tables: bool, lake: str | None) -> int:
+    from foundation.lake import Lake
+    from pipeline.query import run_sql
+
+    store = Lake.from_settings(_settings(lake))
+    if list_tables:
+        views = run_sql(store, "select 1", as_of=as_of).views
+        print("\n".join(views) if views else "no tables yet: run `tweetlake refresh`")
+        return EXIT_OK
+    if not query:
+        say('give a query (tweetlake sql "select count(*) from silver.tweets"), or --tables to list them')
+        return EXIT_CONFIG
+    result = run_sql(store, query, as_of=as_of)
+    print_rows(result.columns, result.rows, fmt)
+    return EXIT_OK
+
+
+def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    """Rows to stdout: a rich table for people, CSV or JSON lines for pipes."""
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "json":
+        import json
+
+        for row in rows:
+            print(json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, show_lines=False)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console(soft_wrap=True).print(table)
+        print(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
 
 
 @cli.command(

@@ -1,6 +1,7 @@
 """Gold as Delta tables (pipeline.publish, pipeline.versions), on a local lake and on a real S3 API (moto):
 every publish is a version with its run and gate run, a bad publish is rolled back (Delta table, Parquet and
-CSV exports together), and another engine (pandas through delta-rs) reads the tables and their past."""
+CSV exports together), another engine (pandas through delta-rs) reads the tables and their past, and
+`tweetlake sql` reads gold's snapshot (now or as of a version) beside silver."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from foundation import delta
 from foundation.lake import Lake
 from foundation.settings import Settings
 from pipeline import steps
+from pipeline.query import run_sql
 from pipeline.versions import RollbackRefused
 from tests.test_quality_gate import make_contract_lake, run_validation, write_parquet
 
@@ -53,6 +55,12 @@ def test_publishes_are_versions_and_a_bad_one_is_rolled_back(lake_settings: Sett
     steps.run_publish(lake_settings, run_id="pub2")
     bad = by_rank(published_top(lake))
     assert bad == [likes + 1000 for likes in good] and by_rank(delta_top(lake)) == bad
+
+    # `tweetlake sql`: gold's snapshot now and as of the first publish, silver beside it
+    now = run_sql(lake, "select sum(like_count) from gold.top_tweets").rows
+    then = run_sql(lake, "select sum(like_count) from gold.top_tweets", as_of="0").rows
+    assert now == [(sum(bad),)] and then == [(sum(good),)]
+    assert run_sql(lake, "select count(*) from silver.tweets").rows == [(24,)]
 
     history = steps.run_history(lake_settings)
     assert [(v.run_id, v.gate_run, set(v.versions.values())) for v in history] == [
@@ -102,5 +110,15 @@ def test_a_rollback_to_nothing_known_changes_nothing(
     assert main(["history", "--lake", lake.root]) == 0
     out = capsys.readouterr().out
     assert "run pub1" in out and "7 table(s)" in out and "gate passed in gate1" in out
+
+    query = "select rank, like_count from gold.top_tweets order by day, stream, rank limit 2"
+    assert main(["sql", "--format", "csv", query, "--lake", lake.root]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "rank,like_count" and len(rows) == 3
+    assert main(["sql", "select * from gold.nope", "--lake", lake.root]) == 1
+    err = capsys.readouterr().err
+    assert "the query failed" in err and "gold.top_tweets" in err and "silver.tweets" in err
+    assert main(["sql", "--as-of", "5", "select 1", "--lake", lake.root]) == 1
+    assert "has no version at '5'" in capsys.readouterr().err
     with pytest.raises(RollbackRefused):
         steps.run_rollback(local_settings, "")

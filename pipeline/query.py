@@ -1,0 +1,100 @@
+"""``tweetlake sql``: SQL over the whole lake in DuckDB, one view per table.
+
+``silver.<table>`` reads the table's Parquet files (``silver/<table>/**/*.parquet``, partitions as columns);
+``gold.<table>`` reads the gold Delta table's snapshot through delta-rs (the version current when the
+query starts, or the one ``as_of`` names: a version number or a time), so a publish during the query
+changes nothing it reads. An older lake whose gold has no Delta table yet reads ``gold/<table>.parquet``.
+DuckDB reads Delta through delta-rs' Arrow dataset, not its own ``delta`` extension: extensions are
+downloaded on first use, and the lake must work offline.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from foundation import delta
+from foundation.lake import Lake
+from foundation.layout import GOLD, SILVER
+from foundation.sql import ident, literal
+
+
+class QueryFailed(RuntimeError):
+    """The query, or the version it asked for, cannot be read; the message says why and what exists."""
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    views: list[str]
+
+
+def silver_tables(lake: Lake) -> list[str]:
+    return sorted(
+        posixpath.basename(rel)
+        for rel in lake.glob(f"{SILVER}/*")
+        if lake.glob(f"{rel}/*.parquet") or lake.glob(f"{rel}/*/*.parquet")
+    )
+
+
+def gold_tables(lake: Lake) -> dict[str, str]:
+    """Each gold table and how it is read: ``delta`` (gold/<table>/) or ``parquet`` (gold/<table>.parquet)."""
+    found = {posixpath.basename(rel)[: -len(".parquet")]: "parquet" for rel in lake.glob(f"{GOLD}/*.parquet")}
+    for rel in lake.glob(f"{GOLD}/*/_delta_log"):
+        found[posixpath.basename(posixpath.dirname(rel))] = "delta"
+    return dict(sorted(found.items()))
+
+
+def connect(lake: Lake, as_of: str | None = None) -> tuple[Any, list[str]]:
+    """A DuckDB connection with a view per lake table, and the views' names."""
+    import duckdb
+
+    con = duckdb.connect()
+    lake.register_with(con)
+    views: list[str] = []
+    con.execute("create schema silver; create schema gold")
+    for table in silver_tables(lake):
+        files = literal(f"{lake.url(SILVER, table)}/**/*.parquet")
+        con.execute(
+            f"create view silver.{ident(table)} as "
+            f"select * from read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+        )
+        views.append(f"silver.{table}")
+    for table, kind in gold_tables(lake).items():
+        if kind == "delta":
+            snapshot = delta.open_table(lake, posixpath.join(GOLD, table))
+            if as_of is not None:
+                try:
+                    snapshot.load_as_version(int(as_of) if as_of.isdigit() else as_of)
+                except Exception as exc:  # delta-rs raises its own errors for a missing version or time
+                    con.close()
+                    raise QueryFailed(
+                        f"gold.{table} has no version at {as_of!r} ({exc}); `tweetlake history` lists them "
+                        "(a version number, or a time as 2026-12-02T10:00:00Z)"
+                    ) from None
+            name = f"_gold_{table}"
+            con.register(name, snapshot.to_pyarrow_dataset())
+            con.execute(f"create view gold.{ident(table)} as select * from {ident(name)}")
+        else:
+            source = literal(lake.url(GOLD, f"{table}.parquet"))
+            con.execute(f"create view gold.{ident(table)} as select * from read_parquet({source})")
+        views.append(f"gold.{table}")
+    return con, views
+
+
+def run_sql(lake: Lake, sql: str, *, as_of: str | None = None) -> QueryResult:
+    """The rows of ``sql`` over the lake's views (see the module docstring)."""
+    import duckdb
+
+    con, views = connect(lake, as_of)
+    try:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description or []]
+        return QueryResult(columns, cursor.fetchall() if columns else [], views)
+    except duckdb.Error as exc:
+        listed = ", ".join(views) or "none (build the lake first: `tweetlake refresh`)"
+        raise QueryFailed(f"the query failed: {exc}\nthe lake's tables: {listed}") from None
+    finally:
+        con.close()
