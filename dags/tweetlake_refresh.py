@@ -26,10 +26,11 @@ task at once, without retries: they are not transient. Every failed task alerts 
 `on_failure_callback`: a log record, and a Slack-compatible webhook when the connection `tweetlake_alerts`
 exists.
 
-**One writer.** `max_active_runs=1`, and the tasks share the pool `tweetlake_lake` (1 slot): the
-scheduling hint. The guard is the lake's lease (`foundation/lease.py`), which every step takes, so a manual
-`tweetlake` run or another Airflow on the same lake waits too; a task that waited past
-`TWEETLAKE_LEASE_WAIT` fails naming the holder, and its retry tries again.
+**One writer.** `max_active_runs=1`, and the build, validate and publish tasks share the pool
+`tweetlake_lake` (1 slot): the scheduling hint. The guard is the lake's lease (`foundation/lease.py`), which
+every step but ingest takes (ingests of different streams run side by side), so a manual `tweetlake` run or
+another Airflow on the same lake waits too; a task that waited past `TWEETLAKE_LEASE_WAIT` fails naming the
+holder, and its retry tries again.
 
 **Settings.** Lake: `TWEETLAKE_LAKE` (a folder or `s3://bucket/prefix`); S3 credentials from connection
 `aws_default` or the AWS chain; bearer token from connection `twitter_default`. Schedule: `TWEETLAKE_SCHEDULE`

@@ -1,8 +1,9 @@
 """One writer at a time for a whole lake, across machines: a lease held in the lake itself.
 
 The work dir's lock (:func:`foundation.workdir.lake_lock`) keeps two runs on one machine and one work dir
-apart; two Airflow workers, or a laptop and a cron box, have different work dirs. So every step that writes
-the lake (ingest, build, validate, publish) also holds ``<lake>/_state/lease.json``:
+apart; two Airflow workers, or a laptop and a cron box, have different work dirs. So every step that
+rewrites the lake's tables (build, validate, publish, rollback, maintain; a refresh across its steps) also
+holds ``<lake>/_state/lease.json`` (ingest only adds bronze objects, whole, under its stream's keys):
 
 - **taken** by an exclusive create: on S3 a PUT with ``If-None-Match: *`` (S3 and moto refuse it with 412
   when the object exists), in a local folder a hard link of a complete temporary file (fails if the name

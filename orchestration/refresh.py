@@ -272,6 +272,15 @@ def publish_gold(params: Mapping[str, Any], run_id: str | None) -> dict[str, int
     return dict(summary.tables)
 
 
+def maintain_lake() -> dict[str, Any]:
+    """The weekly maintenance: compact, checkpoint and vacuum the lake's Delta tables."""
+    from pipeline.steps import run_maintain
+
+    summary = run_maintain(effective_settings({}))
+    log.info("%s", summary.describe())
+    return {t: vars(m) for t, m in summary.tables.items()}
+
+
 def report(
     ingested: list[dict[str, Any]] | Any,
     published: Mapping[str, int],

@@ -298,6 +298,23 @@ def rollback(to: str, lake: str | None) -> None:
 
 
 @cli.command(
+    short_help="compact and vacuum the lake's Delta tables",
+    help="Compact small files, checkpoint the log and vacuum files no version within the retention needs "
+    "(default 168 h: time travel and rollback reach that far back; a reader inside it is never broken).",
+)
+@click.option(
+    "--retention-hours",
+    type=click.FloatRange(min=0),
+    help="keep every file a version of the last N hours needs (default 168)",
+)
+@lake_option
+def maintain(retention_hours: float | None, lake: str | None) -> None:
+    from pipeline import steps
+
+    print(steps.run_maintain(_settings(lake), retention_hours=retention_hours).describe())
+
+
+@cli.command(
     short_help="SQL over the lake's tables (DuckDB)",
     help="Run a DuckDB query over the lake: silver.<table> (its Parquet files) and gold.<table> (the Delta "
     "table's current snapshot, or --as-of a version or time). --tables lists them.",

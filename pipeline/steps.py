@@ -2,8 +2,9 @@
 
 Each function takes :class:`~foundation.settings.Settings`, does one step, and returns a summary; failures
 raise exceptions whose messages say what failed, where, and what to do. Nothing here imports Airflow.
-Each step holds the lake's lease (:mod:`foundation.lease`) while it writes, so two machines never write one
-lake at once; a refresh holds it across its four steps.
+Each step that rewrites the lake's tables (build, validate, publish, rollback, maintain) holds the lake's
+lease (:mod:`foundation.lease`), so two machines never do so at once; a refresh holds it across its four
+steps. Ingest does not (see :func:`ingest_pulls`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pipeline.publish import PublishSummary, publish
 
 if TYPE_CHECKING:
     from expectations.validate import ValidationReport
+    from pipeline.maintain import MaintainSummary
     from pipeline.versions import RollbackSummary, Version
 
 log = logging.getLogger(__name__)
@@ -40,11 +42,14 @@ def run_ingest(
 
 
 def ingest_pulls(settings: Settings, pulls: Any, *, progress: Progress | None = None) -> IngestSummary:
-    """Land the pages of ``pulls`` (a source, or the Airflow task's one stream of it) in bronze."""
+    """Land the pages of ``pulls`` (a source, or the Airflow task's one stream of it) in bronze.
+
+    No lake lease: each bronze object lands whole under its stream's own keys and a build lists bronze
+    once when it starts, so ingests run beside each other (the DAG maps one task per stream) and beside a
+    build, whose next run reads what they added."""
     lake = Lake.from_settings(settings)
     lake.ensure_bucket()
-    with lake_lease(lake, "ingest", say=progress):
-        return ingest(pulls, lake, progress=progress)
+    return ingest(pulls, lake, progress=progress)
 
 
 def run_build(
@@ -123,6 +128,16 @@ def run_rollback(settings: Settings, to: str, *, run_id: str | None = None) -> R
     lake = Lake.from_settings(settings)
     with lake_lease(lake, "rollback"), lake_lock(settings.lake, wait=5):
         return rollback(lake, to, run_id=run_id or new_run_id())
+
+
+def run_maintain(settings: Settings, *, retention_hours: float | None = None) -> MaintainSummary:
+    """Compact, checkpoint and vacuum the lake's Delta tables (see :mod:`pipeline.maintain`)."""
+    from pipeline.maintain import DEFAULT_RETENTION_HOURS, maintain
+
+    lake = Lake.from_settings(settings)
+    hours = DEFAULT_RETENTION_HOURS if retention_hours is None else retention_hours
+    with lake_lease(lake, "maintain"):
+        return maintain(lake, retention_hours=hours)
 
 
 @dataclass

@@ -16,7 +16,8 @@ import pytest
 from foundation.settings import ConfigError
 from pipeline import cli, steps
 
-COMMANDS = ("ingest", "build", "validate", "publish", "history", "rollback", "sql", "refresh", "report")
+COMMANDS = ("ingest", "build", "validate", "publish")
+COMMANDS += ("history", "rollback", "maintain", "sql", "refresh", "report")
 HEAVY = ("pandas", "dbt", "great_expectations", "duckdb", "deltalake")
 
 
@@ -44,6 +45,7 @@ def test_help_lists_every_command_in_pipeline_order(capsys: pytest.CaptureFixtur
         ("publish", ["Parquet and CSV", "Delta"]),
         ("history", ["newest first", "gate run"]),
         ("rollback", ["--to", "run id", "as new versions"]),
+        ("maintain", ["--retention-hours", "never broken"]),
         ("sql", ["silver.<table>", "--as-of", "--format", "--tables"]),
         ("refresh", ["stops at the first failure", "--full-refresh", "--tweets", "Source:"]),
         ("report", ["--serve", "--port", "default 8000"]),

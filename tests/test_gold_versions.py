@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
@@ -122,3 +123,42 @@ def test_a_rollback_to_nothing_known_changes_nothing(
     assert "has no version at '5'" in capsys.readouterr().err
     with pytest.raises(RollbackRefused):
         steps.run_rollback(local_settings, "")
+
+
+def test_maintain_compacts_and_vacuums_only_past_the_retention(
+    local_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deltalake import write_deltalake
+
+    from pipeline.cli import main
+
+    lake = Lake.from_settings(local_settings)
+    make_contract_lake(lake)
+    assert run_validation(lake, run_id="gate1").success
+    for run in ("pub1", "pub2", "pub3"):  # the same validated gold, published three times: versions 0-2
+        steps.run_publish(local_settings, run_id=run)
+    good = by_rank(published_top(lake))
+    # a table of small appended files (as an append-mode writer leaves them)
+    for part in range(3):
+        write_deltalake(lake.url("gold/extra"), pa.table({"n": [part, part + 10]}), mode="append")
+
+    # the default retention (7 days): nothing a recent version needs is removed; the past stays readable
+    assert main(["maintain", "--lake", lake.root]) == 0
+    assert "vacuumed" in capsys.readouterr().out
+    assert by_rank(delta_top(lake, version=0)) == good
+    extra = DeltaTable(lake.url("gold/extra"))
+    assert len(extra.file_uris()) == 1 and sorted(extra.to_pyarrow_table()["n"].to_pylist()) == [
+        0,
+        1,
+        2,
+        10,
+        11,
+        12,
+    ]
+
+    # a retention of 0 h (asked for): the files of versions 0 and 1 go, the current version reads the same
+    summary = steps.run_maintain(local_settings, retention_hours=0)
+    assert summary.tables["top_tweets"].files_vacuumed == 2 and summary.tables["extra"].files_vacuumed == 3
+    assert by_rank(delta_top(lake)) == good
+    with pytest.raises(Exception, match="(?i)not found|no such file|object at location"):
+        delta_top(lake, version=0).shape  # noqa: B018 - reading it is the test

@@ -149,7 +149,7 @@ def test_the_cli_waits_then_names_the_writer_of_another_process(
         other = {**env, "TWEETLAKE_WORK_DIR": str(tmp_path / "work-b"), "TWEETLAKE_LEASE_WAIT": "1"}
         cli = Path(sys.executable).parent / "tweetlake"
         done = subprocess.run(
-            [str(cli), "ingest", "--source", "sample", "--tweets", "50", "--days", "1"],
+            [str(cli), "build"],
             env=other,
             capture_output=True,
             text=True,
@@ -158,7 +158,7 @@ def test_the_cli_waits_then_names_the_writer_of_another_process(
         assert done.returncode != 0
         assert f"build on {socket.gethostname()} pid {holder.pid}" in done.stderr
         assert "waiting for the lake's lease" in done.stdout + done.stderr
-        assert not lake.glob("bronze/**/*.jsonl")  # nothing written by the refused writer
+        assert not lake.glob("silver/*") and not lake.glob("_staging/*")  # the refused build wrote nothing
     finally:
         holder.kill()
         holder.wait()
