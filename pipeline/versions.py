@@ -123,7 +123,11 @@ def rollback(lake: Lake, to: str, *, run_id: str) -> RollbackSummary:
 
     with tempfile.TemporaryDirectory(prefix="tweetlake-rollback-") as tmp:
         for table, version in sorted(target.versions.items()):
-            summary.versions[table] = delta.restore(lake, table_path(table), version, metadata)
+            current = int(delta.open_table(lake, table_path(table)).version())
+            # delta-rs refuses to restore the current version: that table is already as asked
+            if current != version:
+                current = delta.restore(lake, table_path(table), version, metadata)
+            summary.versions[table] = current
             local = os.path.join(tmp, f"{table}.parquet")
             pq.write_table(delta.open_table(lake, table_path(table)).to_pyarrow_table(), local)
             summary.tables[table] = export(lake, table, local)

@@ -107,6 +107,10 @@ def test_a_rollback_to_nothing_known_changes_nothing(
     assert main(["rollback", "--to", "7", "--lake", lake.root]) == 1
     assert "have no version 7" in capsys.readouterr().err
     assert {rel: lake.read_bytes(rel) for rel in lake.walk_files("gold")} == before
+    # to the version gold is at already: nothing to restore, the exports written again
+    assert main(["rollback", "--to", "pub1", "--lake", lake.root]) == 0
+    assert "rolled gold back to run pub1" in capsys.readouterr().out
+    assert len(steps.run_history(local_settings)) == 1
 
     assert main(["history", "--lake", lake.root]) == 0
     out = capsys.readouterr().out
