@@ -39,12 +39,6 @@ def storage_options(lake: Lake) -> dict[str, str] | None:
     return options
 
 
-def is_table(lake: Lake, rel: str) -> bool:
-    from deltalake import DeltaTable
-
-    return bool(DeltaTable.is_deltatable(lake.url(rel), storage_options=storage_options(lake)))
-
-
 def open_table(lake: Lake, rel: str, version: int | None = None) -> DeltaTable:
     from deltalake import DeltaTable
 

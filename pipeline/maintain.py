@@ -9,13 +9,12 @@ may keep reading it: a query or rollback inside it is never broken. A shorter on
 
 from __future__ import annotations
 
-import posixpath
 import time
 from dataclasses import dataclass, field
 
 from foundation import delta
 from foundation.lake import Lake
-from foundation.layout import GOLD
+from pipeline.publish import table_path
 from pipeline.versions import gold_tables
 
 DEFAULT_RETENTION_HOURS = 7 * 24
@@ -49,7 +48,7 @@ def maintain(lake: Lake, *, retention_hours: float = DEFAULT_RETENTION_HOURS) ->
     started = time.perf_counter()
     summary = MaintainSummary(retention_hours=retention_hours)
     for table in gold_tables(lake):
-        rel = posixpath.join(GOLD, table)
+        rel = table_path(table)
         done = TableMaintenance()
         metrics = delta.open_table(lake, rel).optimize.compact()
         done.files_compacted = int(metrics.get("numFilesRemoved", 0))

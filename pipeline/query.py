@@ -18,6 +18,8 @@ from foundation import delta
 from foundation.lake import Lake
 from foundation.layout import GOLD, SILVER
 from foundation.sql import ident, literal
+from pipeline.publish import table_path
+from pipeline.versions import gold_tables as delta_tables
 
 
 class QueryFailed(RuntimeError):
@@ -32,18 +34,18 @@ class QueryResult:
 
 
 def silver_tables(lake: Lake) -> list[str]:
+    """The silver tables that hold Parquet files (``silver/<table>/``, partitioned or not)."""
     return sorted(
         posixpath.basename(rel)
         for rel in lake.glob(f"{SILVER}/*")
-        if lake.glob(f"{rel}/*.parquet") or lake.glob(f"{rel}/*/*.parquet")
+        if lake.glob(f"{rel}/*.parquet") or lake.glob(f"{rel}/**/*.parquet")
     )
 
 
 def gold_tables(lake: Lake) -> dict[str, str]:
     """Each gold table and how it is read: ``delta`` (gold/<table>/) or ``parquet`` (gold/<table>.parquet)."""
     found = {posixpath.basename(rel)[: -len(".parquet")]: "parquet" for rel in lake.glob(f"{GOLD}/*.parquet")}
-    for rel in lake.glob(f"{GOLD}/*/_delta_log"):
-        found[posixpath.basename(posixpath.dirname(rel))] = "delta"
+    found.update(dict.fromkeys(delta_tables(lake), "delta"))
     return dict(sorted(found.items()))
 
 
@@ -64,7 +66,7 @@ def connect(lake: Lake, as_of: str | None = None) -> tuple[Any, list[str]]:
         views.append(f"silver.{table}")
     for table, kind in gold_tables(lake).items():
         if kind == "delta":
-            snapshot = delta.open_table(lake, posixpath.join(GOLD, table))
+            snapshot = delta.open_table(lake, table_path(table))
             if as_of is not None:
                 try:
                     snapshot.load_as_version(int(as_of) if as_of.isdigit() else as_of)

@@ -24,6 +24,7 @@ from ingestion.bronze import new_run_id
 from ingestion.ingest import IngestSummary, ingest
 from ingestion.sources import make_source
 from pipeline.publish import PublishSummary, publish
+from pipeline.query import silver_tables
 
 if TYPE_CHECKING:
     from expectations.validate import ValidationReport
@@ -195,9 +196,8 @@ def table_counts(settings: Settings) -> dict[str, int]:
 
     counts: dict[str, int] = {}
     try:
-        for rel in lake.glob(f"{SILVER}/*"):
-            if lake.glob(f"{rel}/*.parquet") or lake.glob(f"{rel}/**/*.parquet"):
-                counts[rel] = rows(f"{lake.url(rel)}/**/*.parquet")
+        for table in silver_tables(lake):
+            counts[f"{SILVER}/{table}"] = rows(f"{lake.url(SILVER, table)}/**/*.parquet")
         for rel in lake.glob(f"{GOLD}/*.parquet"):
             counts[rel.removesuffix(".parquet")] = rows(lake.url(rel))
     finally:
