@@ -13,7 +13,7 @@ export UV_PYTHON := $(shell command -v $(PYTHON) 2>/dev/null || command -v pytho
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install chromium demo test test-fast lint format bench airflow airflow-stop clean help
+.PHONY: install chromium demo test test-fast test-faults lint format bench airflow airflow-stop clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ test: install chromium  ## run the whole test suite (the quick layer and the end
 
 test-fast: install  ## the quick layer: every test not marked slow (under a minute)
 	$(BIN)/pytest -m "not slow"
+
+test-faults: install  ## the fault matrix alone (tests/faults/, marker faults; also part of `make test`)
+	$(BIN)/pytest -n 2 --dist loadfile -m faults
 
 lint: install  ## ruff (style, complexity), import-linter (the layers), mypy (types)
 	$(BIN)/ruff check .
