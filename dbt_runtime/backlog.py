@@ -49,14 +49,33 @@ def lake_relative(path: str) -> str:
 def pending_files(settings: Settings, *, full_refresh: bool = False) -> list[BronzeFile]:
     """The bronze files the next build would process, in batch order."""
     lake = Lake.from_settings(settings)
-    listed = [
-        BronzeFile(lake_relative(f["path"]), f["size"], f["mtime"])
-        for f in lakefiles.list_files(lake.url(BRONZE_GLOB), settings.s3_endpoint)
-    ]
+    listed = _listed(settings, lake)
     done = set() if full_refresh else _processed(settings, lake)
     return sorted(
         (f for f in listed if (f.bronze_file, f.size, f.mtime) not in done), key=lambda f: f.sort_key
     )
+
+
+def gone_files(settings: Settings) -> list[str]:
+    """Bronze files an earlier build processed that are now gone or rewritten (another size or time).
+
+    Silver merges new files into what it holds, so the rows of a removed file stay, and a rewritten file
+    with fewer tweets (a window re-ingested after deletions, the sample run again with another size) leaves
+    its old tweets behind. Either needs silver rebuilt from bronze (runner.build does it).
+    """
+    lake = Lake.from_settings(settings)
+    done = _processed(settings, lake)
+    if not done:
+        return []
+    listed = {(f.bronze_file, f.size, f.mtime) for f in _listed(settings, lake)}
+    return sorted({name for name, size, mtime in done - listed})
+
+
+def _listed(settings: Settings, lake: Lake) -> list[BronzeFile]:
+    return [
+        BronzeFile(lake_relative(f["path"]), f["size"], f["mtime"])
+        for f in lakefiles.list_files(lake.url(BRONZE_GLOB), settings.s3_endpoint)
+    ]
 
 
 def _processed(settings: Settings, lake: Lake) -> set[tuple[str, int, str]]:

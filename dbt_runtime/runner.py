@@ -204,6 +204,7 @@ def build(
     migrated = state.migrate(Lake.from_settings(settings))
     if progress and migrated != "nothing to move":
         progress(f"build state {migrated}")
+    full_refresh = full_refresh or _bronze_gone(settings, select, progress)
     cuts = _batch_cuts(settings, select, full_refresh)
     total = len(cuts) + 1
     batches: list[BuildSummary] = []
@@ -247,6 +248,22 @@ def _selection(select: str | None) -> list[str]:
     # buildable: a test spanning layers (a gold -> silver relationship) runs with the layer that
     # completes it, not before its model exists.
     return ["--select", select, "--indirect-selection", "buildable"] if select else []
+
+
+def _bronze_gone(settings: Settings, select: str | None, progress: Callable[[str], None] | None) -> bool:
+    """Whether bronze files silver was built from are gone or rewritten: then silver is rebuilt."""
+    if select not in (None, "tag:silver"):
+        return False
+    from dbt_runtime.backlog import gone_files
+
+    gone = gone_files(settings)
+    if gone:
+        more = f" and {len(gone) - 1} more" if len(gone) > 1 else ""
+        (progress or log.warning)(
+            f"{len(gone)} bronze file(s) built into silver before are gone or rewritten ({gone[0]}{more}): "
+            "rebuilding silver from bronze so that it holds exactly what bronze holds"
+        )
+    return bool(gone)
 
 
 def _batch_cuts(settings: Settings, select: str | None, full_refresh: bool) -> list[str]:
