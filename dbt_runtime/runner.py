@@ -201,6 +201,7 @@ def build(
     selection with whatever is left, so memory follows the batch, not the backlog. A failed batch leaves
     silver consistent (each batch records its bronze files last); the next build carries on from there.
     """
+    lakefiles.clear_scratch(settings.lake)  # what a killed build left
     migrated = state.migrate(Lake.from_settings(settings))
     if progress and migrated != "nothing to move":
         progress(f"build state {migrated}")

@@ -70,6 +70,14 @@ def scratch_dir(location: str, name: str) -> str:
     return path
 
 
+def clear_scratch(lake_root: str) -> None:
+    """Remove what builds left in the lake's scratch folder: a build killed in the middle of a model leaves
+    its folder there, and nothing else would ever remove it. Only while holding the lake's lease (a running
+    build's folders are there too). An S3 lake's scratch is in the machine's temp folder, cleared by it."""
+    if not is_remote(lake_root):
+        shutil.rmtree(os.path.join(lake_root, "_staging", "_scratch"), ignore_errors=True)
+
+
 def _local_lake_root(location: str) -> str:
     """``/lake`` for ``/lake/silver/tweets``, ``/lake/_state/build/bronze_files`` or
     ``/lake/_staging/gold/x.parquet`` (a sibling otherwise)."""
