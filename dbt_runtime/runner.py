@@ -137,11 +137,19 @@ def run_dbt(
     if code != 0:
         errors = [ln for ln in lines if "Error" in ln or "error" in ln or "FAIL" in ln][:20]
         detail = "\n".join(errors or lines[-20:])
+        if any(_NO_SPACE in ln for ln in lines):  # dbt's own wall of tracebacks says nothing else useful
+            detail = (
+                f"{_NO_SPACE}: the disk under the lake ({settings.lake}) or the work folder "
+                f"({work_dir(settings.lake)}) is full. Free space there (or set TWEETLAKE_WORK_DIR to a "
+                "bigger disk), then rerun `tweetlake build`: silver and gold are as they were (each table "
+                "file is written aside and moved in whole)."
+            )
         raise BuildError(f"dbt {' '.join(args)} failed (exit {code}):\n{detail}")
     return summary
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NO_SPACE = "No space left on device"
 
 
 def rejection_warnings(settings: Settings) -> list[str]:

@@ -242,7 +242,11 @@ class _LocalWriter(AtomicWriter):
             raise ValueError(f"{self.url}: already committed or aborted")
         views = [memoryview(p) for p in parts if p]
         while views:  # one system call, no copy; a short write continues where it stopped
-            done = os.writev(self.fd, views)
+            try:
+                done = os.writev(self.fd, views)
+            except OSError as exc:  # a full disk: say which file (writev's error names none)
+                exc.filename = exc.filename or self.url
+                raise
             self.bytes += done
             while views and done >= len(views[0]):
                 done -= len(views.pop(0))

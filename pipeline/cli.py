@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 failed, 2 configuration error (a bad flag or value too), 3 q
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -62,6 +63,13 @@ def exit_status(exc: BaseException) -> tuple[int, str] | None:
         return EXIT_CONFIG, f"tweetlake: configuration error: {exc}"
     if isinstance(exc, _raisable("expectations.validate:QualityGateFailed")):
         return EXIT_QUALITY, f"tweetlake: {exc}"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return EXIT_FAILED, (
+            f"tweetlake: no space left on the device{where}. Free space there (or point TWEETLAKE_LAKE or "
+            "TWEETLAKE_WORK_DIR at a bigger disk), then rerun the same command: every lake file is written "
+            "aside and moved in whole, so nothing half-written stays, and the rerun carries on."
+        )
     failures = _raisable(*FAILURES)
     if isinstance(exc, (*failures, FileNotFoundError, PermissionError)):
         return EXIT_FAILED, f"tweetlake: {exc}"
