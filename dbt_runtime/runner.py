@@ -16,7 +16,7 @@ from pathlib import Path
 from dbt_runtime import bronze_read, state
 from foundation import lakefiles
 from foundation.lake import Lake
-from foundation.layout import BUILD_STATE, SILVER
+from foundation.layout import BUILD_STATE, SILVER, STAGING_GOLD
 from foundation.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from foundation.workdir import work_dir
 
@@ -213,6 +213,7 @@ def build(
     migrated = state.migrate(Lake.from_settings(settings))
     if progress and migrated != "nothing to move":
         progress(f"build state {migrated}")
+    full_refresh = _damaged(settings, select, progress) | full_refresh
     full_refresh = full_refresh or _bronze_gone(settings, select, progress)
     cuts = _batch_cuts(settings, select, full_refresh)
     total = len(cuts) + 1
@@ -257,6 +258,38 @@ def _selection(select: str | None) -> list[str]:
     # buildable: a test spanning layers (a gold -> silver relationship) runs with the layer that
     # completes it, not before its model exists.
     return ["--select", select, "--indirect-selection", "buildable"] if select else []
+
+
+def _damaged(settings: Settings, select: str | None, progress: Callable[[str], None] | None) -> bool:
+    """Whether a silver, build-state or staged gold file is damaged (truncated, overwritten): then the
+    build rebuilds them from bronze instead of failing on it. Damaged sentiment cache files are removed
+    (append-only, never rebuilt: the texts they scored are scored again)."""
+    if select not in (None, "tag:silver"):
+        return False
+    lake = Lake.from_settings(settings)
+    say = progress or log.warning
+
+    def damaged(*patterns: str) -> list[str]:
+        files = [f for p in patterns for f in lakefiles.list_files(lake.url(p), settings.s3_endpoint)]
+        return lakefiles.damaged_parquet(files, settings.s3_endpoint)
+
+    scores = damaged(f"{BUILD_STATE}/tweet_sentiment/**/*.parquet")
+    if scores:
+        say(
+            f"removing {len(scores)} damaged sentiment cache file(s) ({scores[0]}): "
+            "their texts are scored again"
+        )
+        lakefiles.remove_files(scores, settings.s3_endpoint)
+    tables = damaged(
+        f"{SILVER}/**/*.parquet", f"{BUILD_STATE}/bronze_files/**/*.parquet", f"{STAGING_GOLD}/*.parquet"
+    )
+    if tables:
+        more = f" and {len(tables) - 1} more" if len(tables) > 1 else ""
+        say(
+            f"{len(tables)} damaged table file(s), not whole Parquet ({tables[0]}{more}): rebuilding silver "
+            "and gold from bronze"
+        )
+    return bool(tables)
 
 
 def _bronze_gone(settings: Settings, select: str | None, progress: Callable[[str], None] | None) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import uuid
@@ -56,6 +57,46 @@ def list_files(pattern: str, s3_endpoint: str | None = None) -> list[dict[str, A
         mtime = info.get("LastModified") or info.get("mtime") or info.get("created") or ""
         out.append({"path": prefix + path, "size": int(info.get("size") or 0), "mtime": str(mtime)})
     return out
+
+
+_DAMAGED = re.compile(r"(?:No magic bytes found at end of file|too small to be a Parquet file)[^']*'([^']+)'")
+
+
+def damage_hint(message: str) -> str:
+    """What to do about a damaged table file that a DuckDB error ``message`` names ("" if it names none)."""
+    m = _DAMAGED.search(message) or re.search(r"'([^']+\.parquet)'[^\n]*(?:too small|magic bytes)", message)
+    if not m:
+        return ""
+    path = m.group(1)
+    fix = (
+        "the next `tweetlake publish` (after `tweetlake build` and `validate`) rewrites it, or `tweetlake "
+        "rollback --to <version>` restores an earlier one"
+        if f"/{GOLD}/" in path and f"/{STAGING_GOLD}/" not in path
+        else "the next `tweetlake build` finds it and rebuilds silver and gold from bronze"
+    )
+    return f"{path} is damaged (not a whole Parquet file): {fix}."
+
+
+def damaged_parquet(files: list[dict[str, Any]], s3_endpoint: str | None = None) -> list[str]:
+    """The files of ``files`` (as :func:`list_files` gives them) that are not whole Parquet files.
+
+    A whole file ends with its footer's length and the magic ``PAR1``, and the footer fits in the file; a
+    truncated or overwritten file fails that (DuckDB then says "No magic bytes found" mid-build). Only the
+    last 8 bytes of each file are read (one ranged GET on S3).
+    """
+    whole = [f for f in files if int(f["size"]) >= 12]
+    damaged = {f["path"] for f in files if int(f["size"]) < 12}
+    if whole:
+        fs = _lake_of(whole[0]["path"], s3_endpoint)[0]
+        paths = [_lake_of(f["path"], s3_endpoint)[1] for f in whole]
+        sizes = [int(f["size"]) for f in whole]
+        # one call: s3fs fetches the ranges concurrently (hundreds of partition files, one round trip)
+        tails = fs.cat_ranges(paths, [n - 8 for n in sizes], sizes)
+        for f, size, tail in zip(whole, sizes, tails, strict=True):
+            footer = int.from_bytes(tail[:4], "little") if len(tail) == 8 else -1
+            if tail[4:] != b"PAR1" or not 0 < footer <= size - 12:
+                damaged.add(f["path"])
+    return sorted(damaged)
 
 
 def scratch_dir(location: str, name: str) -> str:
@@ -101,6 +142,13 @@ def move(source: str, target: str, s3_endpoint: str | None = None) -> None:
     else:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         os.replace(src, dst)
+
+
+def remove_files(paths: list[str], s3_endpoint: str | None = None) -> None:
+    """Remove files given as :func:`list_files` gives them (URLs or absolute paths)."""
+    if paths:
+        fs = _lake_of(paths[0], s3_endpoint)[0]
+        fs.rm([_lake_of(p, s3_endpoint)[1] for p in paths])
 
 
 def remove_tree(location: str, s3_endpoint: str | None = None) -> None:

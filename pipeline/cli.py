@@ -70,6 +70,11 @@ def exit_status(exc: BaseException) -> tuple[int, str] | None:
             "TWEETLAKE_WORK_DIR at a bigger disk), then rerun the same command: every lake file is written "
             "aside and moved in whole, so nothing half-written stays, and the rerun carries on."
         )
+    from foundation.lakefiles import damage_hint  # here: a light import for every command, --help too
+
+    hint = damage_hint(str(exc))
+    if hint:  # validate, table counts: a reader met a damaged file
+        return EXIT_FAILED, f"tweetlake: {type(exc).__name__}: {hint}"
     failures = _raisable(*FAILURES)
     if isinstance(exc, (*failures, FileNotFoundError, PermissionError)):
         return EXIT_FAILED, f"tweetlake: {exc}"

@@ -14,7 +14,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from foundation import delta
+from foundation import delta, lakefiles
 from foundation.lake import Lake
 from foundation.layout import GOLD, SILVER
 from foundation.sql import ident, literal
@@ -49,20 +49,29 @@ def gold_tables(lake: Lake) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def connect(lake: Lake, as_of: str | None = None) -> tuple[Any, list[str]]:
-    """A DuckDB connection with a view per lake table, and the views' names."""
+def connect(lake: Lake, as_of: str | None = None) -> tuple[Any, list[str], dict[str, str]]:
+    """A DuckDB connection with a view per lake table, the views' names, and the tables left out because
+    a file of theirs is damaged (name -> what to do): one bad file does not stop queries of the others."""
     import duckdb
 
     con = duckdb.connect()
     lake.register_with(con)
     views: list[str] = []
+    damaged: dict[str, str] = {}
     con.execute("create schema silver; create schema gold")
     for table in silver_tables(lake):
         files = literal(f"{lake.url(SILVER, table)}/**/*.parquet")
-        con.execute(
-            f"create view silver.{ident(table)} as "
-            f"select * from read_parquet({files}, hive_partitioning = true, union_by_name = true)"
-        )
+        try:
+            con.execute(
+                f"create view silver.{ident(table)} as "
+                f"select * from read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+            )
+        except duckdb.Error as exc:
+            hint = lakefiles.damage_hint(str(exc))
+            if not hint:
+                raise
+            damaged[f"silver.{table}"] = hint
+            continue
         views.append(f"silver.{table}")
     for table, kind in gold_tables(lake).items():
         if kind == "delta":
@@ -81,22 +90,34 @@ def connect(lake: Lake, as_of: str | None = None) -> tuple[Any, list[str]]:
             con.execute(f"create view gold.{ident(table)} as select * from {ident(name)}")
         else:
             source = literal(lake.url(GOLD, f"{table}.parquet"))
-            con.execute(f"create view gold.{ident(table)} as select * from read_parquet({source})")
+            try:
+                con.execute(f"create view gold.{ident(table)} as select * from read_parquet({source})")
+            except duckdb.Error as exc:
+                hint = lakefiles.damage_hint(str(exc))
+                if not hint:
+                    raise
+                damaged[f"gold.{table}"] = hint
+                continue
         views.append(f"gold.{table}")
-    return con, views
+    return con, views, damaged
 
 
 def run_sql(lake: Lake, sql: str, *, as_of: str | None = None) -> QueryResult:
     """The rows of ``sql`` over the lake's views (see the module docstring)."""
     import duckdb
 
-    con, views = connect(lake, as_of)
+    con, views, damaged = connect(lake, as_of)
     try:
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description or []]
         return QueryResult(columns, cursor.fetchall() if columns else [], views)
     except duckdb.Error as exc:
         listed = ", ".join(views) or "none (build the lake first: `tweetlake refresh`)"
+        hint = lakefiles.damage_hint(str(exc)) or "\n".join(
+            f"{name} cannot be read: {why}" for name, why in damaged.items() if name in sql
+        )
+        if hint:
+            raise QueryFailed(f"the query failed: {hint}") from None
         raise QueryFailed(f"the query failed: {exc}\nthe lake's tables: {listed}") from None
     finally:
         con.close()
