@@ -566,7 +566,10 @@ class FakeTwitterServer:
         self.httpd.api = api
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         api.base_url = self.url
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-twitter", daemon=True)
+        # serve_forever checks for shutdown every poll_interval: the default 0.5 s was each test's teardown
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-twitter", daemon=True
+        )
 
     def __enter__(self) -> FakeTwitterServer:
         self.thread.start()
