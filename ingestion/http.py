@@ -103,6 +103,26 @@ def with_timeout(session: requests.Session, timeout: float) -> requests.Session:
 
 
 # -- rate limits ---------------------------------------------------------------------------------------------
+def drop_unreadable_rate_limit_headers(session: requests.Session) -> requests.Session:
+    """Remove an ``x-rate-limit-*`` header that is not a whole number from every response of ``session``.
+
+    tweepy reads ``int(x-rate-limit-reset)`` of a 429 itself and would fail with a bare ValueError on
+    anything else (a proxy's date, a fraction); without the header the 429 is waited for like one that has
+    none (:meth:`RateLimiter.after_429`). Only headers change: the body lands in bronze as received."""
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        for key in ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"):
+            value = response.headers.get(key)
+            if value is not None and not value.strip().isdigit():
+                log.warning("ignoring the header %s: %r, not a whole number", key, value[:40])
+                del response.headers[key]
+
+    hooks = session.hooks.setdefault("response", [])
+    if not any(getattr(h, "__name__", "") == hook.__name__ for h in hooks):
+        hooks.append(hook)
+    return session
+
+
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, int] | None:
     """``{"limit", "remaining", "reset"}`` from the ``x-rate-limit-*`` headers, or None without them."""
     out = {}

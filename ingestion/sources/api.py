@@ -47,6 +47,7 @@ from ingestion.http import (
     RateLimitError,
     RateLimitWait,
     TransientError,
+    drop_unreadable_rate_limit_headers,
     problem_detail,
     protect_secret,
     redact,
@@ -263,6 +264,7 @@ class ApiSource:
             )
         protect_secret(token)
         session = with_timeout(self.session or requests.Session(), self.timeout)
+        drop_unreadable_rate_limit_headers(session)
         # wait_on_rate_limit stays off: tweepy would sleep for any reset time, without a cap.
         client = tweepy.Client(bearer_token=token, return_type=requests.Response, wait_on_rate_limit=False)
         client.session = session

@@ -188,6 +188,15 @@ CASES: dict[str, Case] = {
         lambda slept: slept == [30.0],
         {"max_rate_limit_wait": 30.0},
     ),
+    "429 with an unreadable x-rate-limit-reset": Case(
+        lambda f: f.fail(
+            429, path=SEARCH, page=2, headers={"x-rate-limit-reset": "Tue, 02 Dec 2025 17:00:00"}
+        ),
+        None,
+        r"(?s)(?=.*ignoring the header x-rate-limit-reset: .*not a whole number)(?=.*429 Too Many Requests "
+        r"from search_recent without an x-rate-limit-reset header: waiting 60s)",
+        lambda slept: slept == [60.0],
+    ),
     "429 with a reset in the past": Case(
         lambda f: f.fail(429, path=SEARCH, page=2, headers=f.rate_limit_reset(-120)),
         None,
