@@ -103,6 +103,26 @@ def with_timeout(session: requests.Session, timeout: float) -> requests.Session:
 
 
 # -- rate limits ---------------------------------------------------------------------------------------------
+def drop_unreadable_rate_limit_headers(session: requests.Session) -> requests.Session:
+    """Remove an ``x-rate-limit-*`` header that is not a whole number from every response of ``session``.
+
+    tweepy reads ``int(x-rate-limit-reset)`` of a 429 itself and would fail with a bare ValueError on
+    anything else (a proxy's date, a fraction); without the header the 429 is waited for like one that has
+    none (:meth:`RateLimiter.after_429`). Only headers change: the body lands in bronze as received."""
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        for key in ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"):
+            value = response.headers.get(key)
+            if value is not None and not value.strip().isdigit():
+                log.warning("ignoring the header %s: %r, not a whole number", key, value[:40])
+                del response.headers[key]
+
+    hooks = session.hooks.setdefault("response", [])
+    if not any(getattr(h, "__name__", "") == hook.__name__ for h in hooks):
+        hooks.append(hook)
+    return session
+
+
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, int] | None:
     """``{"limit", "remaining", "reset"}`` from the ``x-rate-limit-*`` headers, or None without them."""
     out = {}
@@ -183,17 +203,30 @@ class RateLimiter:
                 "rerun later."
             )
         window = self.update(endpoint, response.headers) or {}
-        if "reset" in window:
-            seconds = max(window["reset"] - self.clock(), 0) + 1
-            until = f" at {clock_time(window['reset'])}"
-        else:
-            seconds, until = DEFAULT_429_WAIT, ""
-        self._check_cap(endpoint, seconds, f"429 Too Many Requests from {endpoint}")
         self.windows.pop(endpoint, None)
+        if "reset" not in window:
+            # No reset time to trust (a proxy's 429, or headers stripped): a fixed wait, within the cap; a
+            # cap is the operator's "never wait longer than this", not a reason to fail a guess.
+            seconds = min(DEFAULT_429_WAIT, self.max_wait)
+            return Wait(
+                seconds,
+                f"429 Too Many Requests from {endpoint} without an x-rate-limit-reset header: waiting "
+                f"{seconds:.0f}s before trying again (cap {self.max_wait:.0f}s)",
+            )
+        seconds = window["reset"] - self.clock() + 1
+        if seconds < 1:
+            # A reset already past: the window should have cleared (or this clock is behind the API's);
+            # one second, then the retry tells. A second 429 fails as "again after waiting", never loops.
+            return Wait(
+                1.0,
+                f"429 Too Many Requests from {endpoint}: the window's reset at {clock_time(window['reset'])} "
+                "is already past (is this machine's clock off?): waiting 1s before trying again",
+            )
+        self._check_cap(endpoint, seconds, f"429 Too Many Requests from {endpoint}")
         return Wait(
             seconds,
             f"429 Too Many Requests from {endpoint}: waiting {seconds:.0f}s for the window "
-            f"to reset{until} (cap {self.max_wait:.0f}s)",
+            f"to reset at {clock_time(window['reset'])} (cap {self.max_wait:.0f}s)",
         )
 
     def _check_cap(self, endpoint: str, seconds: float, what: str) -> None:
@@ -287,7 +320,8 @@ class _RequestRetries:
     def give_up(self, state: tenacity.RetryCallState) -> None:
         raise ApiError(
             f"{self._error(state)}; gave up after {self.failures} attempts. Nothing after the last "
-            "committed page was ingested; the watermark is unchanged."
+            "committed page was ingested; the watermark is unchanged. Rerun once the API answers again: "
+            "the rerun replaces this run's partial pages."
         )
 
 

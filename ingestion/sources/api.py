@@ -47,6 +47,7 @@ from ingestion.http import (
     RateLimitError,
     RateLimitWait,
     TransientError,
+    drop_unreadable_rate_limit_headers,
     problem_detail,
     protect_secret,
     redact,
@@ -167,6 +168,13 @@ SEARCH_HORIZON = timedelta(days=7)
 # The API refuses an end_time less than 10 s before the request; stay clear of it.
 END_TIME_MARGIN = timedelta(seconds=30)
 TIMELINE_LIMITS = {"user_tweets": 3200, "user_mentions": 800}
+# A tweet is minted before the page holding it is sent; a minute absorbs the skew between this clock and the
+# API's. An id minted later than that is no ground for the watermark (see ApiSource._newest_inside).
+CLOCK_SKEW = timedelta(minutes=1)
+UNCHANGED = (
+    "Nothing after the last committed page was ingested; the watermark is unchanged. Rerun: the rerun "
+    "replaces this run's partial pages."
+)
 TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 __all__ = ["ApiError", "ApiSource", "RateLimitError", "parse_time"]
@@ -256,6 +264,7 @@ class ApiSource:
             )
         protect_secret(token)
         session = with_timeout(self.session or requests.Session(), self.timeout)
+        drop_unreadable_rate_limit_headers(session)
         # wait_on_rate_limit stays off: tweepy would sleep for any reset time, without a cap.
         client = tweepy.Client(bearer_token=token, return_type=requests.Response, wait_on_rate_limit=False)
         client.session = session
@@ -375,17 +384,19 @@ class ApiSource:
         """Every page of one request, following ``meta.next_token`` until it is absent.
 
         A short page (fewer than ``max_results``) or an empty one does not end the pagination; only a
-        missing ``next_token`` does.
+        missing ``next_token`` does. A token sent twice (a loop), or a page of only errors after the first
+        (the rest unreachable), fails the pull: its pages stay uncommitted and its watermark where it was.
         """
         token: str | None = None
         seen: set[str] = set()
-        tweets = 0
+        tweets = number = 0
         while True:
+            number += 1
             sent = dict(params)
             if token:
                 sent[token_param] = token
             response, doc = self._request(pull, endpoint, functools.partial(fetch, sent))
-            count, errors, newest = page_counts(doc)
+            count, errors, _ = page_counts(doc)
             tweets += count
             yield Page(
                 response.content,
@@ -396,16 +407,19 @@ class ApiSource:
                 rate_limit=self.limiter.windows.get(endpoint),
                 tweet_count=count,
                 error_count=errors,
-                newest_id=newest,
+                newest_id=self._newest_inside(pull, number, doc, sent),
             )
+            if _only_errors(doc):
+                self._errors_only(pull, number, doc)
+                return
             meta = doc.get("meta")
             token = meta.get("next_token") if isinstance(meta, dict) else None
             if not token:
                 break
             if token in seen:
                 raise ApiError(
-                    f"{endpoint} {pull.stream!r}: the API sent the same next_token twice "
-                    f"({token}); stopping rather than looping"
+                    f"{endpoint} {pull.stream!r}: the API sent the same next_token twice ({token}) at page "
+                    f"{number}; stopping rather than looping (or landing its pages again). {UNCHANGED}"
                 )
             seen.add(token)
         limit = TIMELINE_LIMITS.get(endpoint)
@@ -416,6 +430,66 @@ class ApiSource:
             )
             pull.notes.append(note)
             log.warning("%s", note)
+
+    def _newest_inside(self, pull: Pull, number: int, doc: dict[str, Any], sent: dict[str, Any]) -> str:
+        """The newest id of the page's tweets that are inside the window asked for ("" if none).
+
+        Tweets outside it are kept (bronze lands responses unchanged; silver decides what a table holds),
+        but a watermark moved past the window's end would skip, for good, every tweet between that end and
+        it. The window: after ``since_id``; from ``start_time``; before ``end_time``, or (incremental: no
+        end) minted before the page was fetched, give or take the clock skew between us and the API."""
+        data = doc.get("data")
+        tweets = data if isinstance(data, list) else []
+        ids = [int(t["id"]) for t in tweets if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+        since = int(sent["since_id"]) if "since_id" in sent else None
+        start = parse_utc(sent["start_time"]) if "start_time" in sent else None
+        end = parse_utc(sent["end_time"]) if "end_time" in sent else self.now() + CLOCK_SKEW
+        inside = [
+            i
+            for i in ids
+            if (since is None or i > since)
+            and (start is None or snowflake_time(i) >= start)
+            and snowflake_time(i) < end
+        ]
+        if len(inside) < len(ids):
+            bounds = (
+                f"after id {since}" if since is not None else f"from {sent.get('start_time', 'any time')}"
+            )
+            note = (
+                f"{pull.endpoint} {pull.stream!r} page {number}: {len(ids) - len(inside)} tweet(s) outside "
+                f"the requested window ({bounds}, before {api_time(end)}): kept in bronze as received; the "
+                "watermark ignores them"
+            )
+            pull.notes.append(note)
+            log.warning("%s", note)
+        return str(max(inside)) if inside else ""
+
+    def _errors_only(self, pull: Pull, number: int, doc: dict[str, Any]) -> None:
+        """A 200 with only ``errors``: on a first page, the API's answer for that query or account (a
+        protected or suspended one: a problem, the stream skipped); later, the pages after it cannot be
+        reached (the pull fails rather than end short)."""
+        why = "; ".join(
+            ": ".join(str(e[k]) for k in ("title", "detail", "message") if e.get(k))
+            for e in doc["errors"][:3]
+            if isinstance(e, dict)
+        )
+        where = f"{pull.endpoint} {pull.stream!r}"
+        if number > 1:
+            raise ApiError(
+                f"{where}: page {number} came back with only errors ({why}); the pages after it were not "
+                f"fetched. {UNCHANGED}"
+            )
+        types = " ".join(str(e.get("type", "")) for e in doc["errors"] if isinstance(e, dict))
+        advice = (
+            "The account may be protected or suspended: remove it from TWEETLAKE_ACCOUNTS, or get access "
+            "to it."
+            if "not-authorized-for-resource" in types
+            else "If it persists, check the query or account (TWEETLAKE_QUERIES, TWEETLAKE_ACCOUNTS)."
+        )
+        self._problem(
+            f"{where}: the API answered with only errors ({why}): nothing pulled for it this run (the answer "
+            f"is kept in bronze; its watermark stays). {advice}"
+        )
 
     # -- one request, with rate limits and retries ---------------------------------------------------------
     def _request(
@@ -483,23 +557,7 @@ class ApiSource:
                 f"Airflow connection twitter_default). The API said: {detail}"
             )
         if status == 403:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            reason = body.get("reason") if isinstance(body, dict) else None
-            if reason == "client-not-enrolled" or "client-forbidden" in str(body.get("type", "")):
-                return (
-                    f"403 Forbidden from {endpoint}: this app's access level does not include the "
-                    f"endpoint (reason: {reason or 'client-forbidden'}). The Free tier cannot read "
-                    "tweets; reading search and timelines needs Basic access or higher, and the app must "
-                    f"be attached to a Project in the developer portal. The API said: {detail}"
-                )
-            return (
-                f"403 Forbidden from {endpoint}: the token is valid but may not make this request (an "
-                "access tier without this endpoint, or a protected or suspended account). The API "
-                f"said: {detail}"
-            )
+            return f"403 Forbidden from {endpoint}: {_forbidden(response)} The API said: {detail}"
         if status == 400:
             return (
                 f"400 Bad Request from {endpoint}: the request was refused as invalid. The API said: {detail}"
@@ -509,6 +567,54 @@ class ApiSource:
     def _problem(self, message: str) -> None:
         self.problems.append(message)
         log.warning("%s", message)
+
+
+_ENROL = (
+    "The Free tier cannot read tweets; reading search and timelines needs Basic access or higher, and the "
+    "app must be attached to a Project in the developer portal."
+)
+# What each documented 403 means for a reader of tweets with an app-only bearer token, and what to do.
+_FORBIDDEN = {
+    "client-not-enrolled": "this app's access level does not include the endpoint "
+    "(reason: client-not-enrolled). " + _ENROL,
+    "official-client-forbidden": "this app may not call the endpoint (reason: official-client-forbidden): "
+    "use the keys and token of an App enrolled for this endpoint (attached to a Project, at an access level "
+    "that includes it; developer portal).",
+    "client-forbidden": "this app's access level does not include the endpoint (reason: client-forbidden). "
+    + _ENROL,
+    "unsupported-authentication": "the endpoint does not accept an app-only bearer token "
+    "(unsupported-authentication): it needs user context (OAuth 1.0a or OAuth 2.0 user context), which "
+    "tweetlake does not use; leave the endpoint out of the configuration.",
+    "not-authorized-for-resource": "not authorized for the resource (not-authorized-for-resource): the "
+    "account asked for is protected or suspended, or the app may not see it; remove it from "
+    "TWEETLAKE_ACCOUNTS (or the query from TWEETLAKE_QUERIES), or get access to it.",
+    "453": "this app's access level does not include the endpoint (error 453). " + _ENROL,
+}
+
+
+def _forbidden(response: requests.Response) -> str:
+    """The cause of a 403, from its body: the problem's ``reason``, its ``type``, or a v1.1-style error
+    code (453: the access level), in that order; a generic advice when the body names none."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    problem = str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
+    codes = [str(e.get("code")) for e in body.get("errors") or [] if isinstance(e, dict)]
+    for key in (str(body.get("reason", "")), problem, *codes):
+        if key in _FORBIDDEN:
+            return _FORBIDDEN[key]
+    return (
+        "the token is valid but may not make this request (an access level without this endpoint, or a "
+        "protected or suspended account): check the App's access level and Project in the developer portal."
+    )
+
+
+def _only_errors(doc: dict[str, Any]) -> bool:
+    """A body with ``errors`` and neither ``data`` nor ``meta``: no page of results, not even an empty one."""
+    return bool(doc.get("errors")) and "data" not in doc and "meta" not in doc
 
 
 def _caller(method: Callable[..., requests.Response]) -> Callable[[dict[str, Any]], requests.Response]:

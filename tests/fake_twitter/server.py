@@ -8,13 +8,19 @@ on: newest first; ``since_id``/``until_id``/``start_time``/``end_time`` filterin
 401, 403 client-not-enrolled, 429 with reset headers, 429 UsageCapExceeded, 5xx, 400 invalid request).
 Partial errors ride along in 200 responses when asked for.
 
-Failures are scripted with :meth:`FakeTwitter.fail`; every request is recorded, and so is every body
-sent, byte for byte, so tests can compare bronze with what went over the wire.
+Failures are scripted with :meth:`FakeTwitter.fail`: a status and body instead of the answer, or the real
+answer rewritten (``rewrite``: a repeated ``next_token``, an empty page, tweets outside the window), cut
+short (``cut``: a truncated body), or cut and the connection reset mid-body (``reset``); a header given
+as ``None`` is left out (a proxy's 429 without ``x-rate-limit-*``). Every request is recorded, and so is
+every body sent, byte for byte, so tests can compare bronze with what went over the wire.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +54,43 @@ CLIENT_NOT_ENROLLED = {
     "reason": "client-not-enrolled",
     "type": "https://api.twitter.com/2/problems/client-forbidden",
 }
+# The other documented 403 bodies (problem types of the X API v2 reference, and the v1.1-style error 453 the
+# API answers a Free-tier app with on endpoints its access level lacks).
+OFFICIAL_CLIENT_FORBIDDEN = {
+    **CLIENT_NOT_ENROLLED,
+    "detail": "This request must be made using an approved developer account that is enrolled in the "
+    "requested endpoint.",
+    "reason": "official-client-forbidden",
+}
+UNSUPPORTED_AUTHENTICATION = {
+    "title": "Unsupported Authentication",
+    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported "
+    "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+    "status": 403,
+}
+NOT_AUTHORIZED_FOR_RESOURCE = {
+    "title": "Authorization Error",
+    "detail": "Sorry, you are not authorized to see the user with id: [1234].",
+    "type": "https://api.twitter.com/2/problems/not-authorized-for-resource",
+    "resource_type": "user",
+    "resource_id": "1234",
+    "parameter": "id",
+    "value": "1234",
+    "section": "data",
+    "status": 403,
+}
+ACCESS_LEVEL_453 = {
+    "errors": [
+        {
+            "message": "You currently have access to a subset of X API V2 endpoints and limited v1.1 "
+            "endpoints (e.g. media post, oauth) only. If you need access to this endpoint, you may need a "
+            "different access level. You can learn more here: https://developer.x.com/en/portal/product",
+            "code": 453,
+        }
+    ]
+}
+FORBIDDEN = {"title": "Forbidden", "detail": "Forbidden", "type": "about:blank", "status": 403}
 SERVICE_UNAVAILABLE = {
     "title": "Service Unavailable",
     "detail": "Service Unavailable",
@@ -108,12 +151,15 @@ def make_tweets(
 class Fault:
     status: int
     body: Any
-    headers: dict[str, str]
+    headers: dict[str, str | None]  # None: leave the header out
     times: int  # how many more requests it answers; -1: every one
     path: str
     page: int | None
     delay: float
     when: Callable[[Request], bool] | None
+    rewrite: Callable[[Request, Any], Any] | None = None  # the real answer's body -> the body served
+    cut: int | None = None  # serve only the body's first ``cut`` bytes
+    reset: bool = False  # with ``cut``: announce the whole body, send the cut, reset the connection
 
 
 @dataclass
@@ -123,7 +169,9 @@ class Request:
     authorized: bool
     page: int
     status: int = 0
-    body: bytes = b""
+    body: bytes = b""  # what was sent (a cut body: only the part sent)
+    cut: int | None = None
+    reset: bool = False
 
 
 @dataclass
@@ -199,21 +247,35 @@ class FakeTwitter:
         times: int = 1,
         path: str = "/2/",
         page: int | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str | None] | None = None,
         delay: float = 0.0,
         when: Callable[[Request], bool] | None = None,
+        rewrite: Callable[[Request, Any], Any] | None = None,
+        cut: int | None = None,
+        reset: bool = False,
     ) -> Fault:
-        """Answer the next ``times`` matching requests (``-1``: all) with ``status``/``body`` instead."""
+        """Answer the next ``times`` matching requests (``-1``: all) with ``status``/``body`` instead.
+
+        With ``rewrite`` or ``cut`` (and no ``body``) the real answer is served, rewritten and/or cut: its
+        status unless ``status`` is not 200."""
         default = {401: UNAUTHORIZED, 403: CLIENT_NOT_ENROLLED, 429: TOO_MANY, 503: SERVICE_UNAVAILABLE}
+        real = body is None and (rewrite is not None or cut is not None)
         fault = Fault(
             status,
-            default.get(status, {"title": "Error", "status": status}) if body is None else body,
+            None
+            if real
+            else default.get(status, {"title": "Error", "status": status})
+            if body is None
+            else body,
             headers or {},
             times,
             path,
             page,
             delay,
             when,
+            rewrite,
+            cut,
+            reset,
         )
         self.faults.append(fault)
         return fault
@@ -232,33 +294,38 @@ class FakeTwitter:
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str]
     ) -> tuple[int, dict[str, str], bytes]:
+        status, hdrs, data, _ = self.respond(method, raw_path, headers)
+        return status, hdrs, data
+
+    def respond(
+        self, method: str, raw_path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, Request]:
+        """:meth:`handle`, and the request as recorded (the server reads from it how to cut the body)."""
         url = urlparse(raw_path)
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        token = params.get("pagination_token") or params.get("next_token")
-        served = self.page_size or self._size(params)
-        page = (
-            int(token[5:]) // served + 1 if token and token.startswith("page-") and token[5:].isdigit() else 1
-        )
+        offset = _offset(params.get("pagination_token") or params.get("next_token"))
+        page = (offset or 0) // (self.page_size or self._size(params)) + 1
         req = Request(url.path, params, headers.get("authorization") == f"Bearer {self.token}", page)
         with self.lock:
             self.requests.append(req)
             status, extra, body = self._answer(req)
             if status != 429 or "x-rate-limit-reset" not in extra:
                 self.remaining = max(self.remaining - 1, 0)
-            hdrs = {
+            merged: dict[str, str | None] = {
                 "content-type": "application/json; charset=utf-8",
                 "x-rate-limit-limit": str(self.limit),
                 "x-rate-limit-remaining": str(self.remaining),
                 "x-rate-limit-reset": str(int(self.clock() + self.reset_in)),
                 **extra,
             }
+            hdrs = {k: v for k, v in merged.items() if v is not None}
             data = (
                 body
                 if isinstance(body, bytes)
                 else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             )
-            req.status, req.body = status, data
-        return status, hdrs, data
+            req.status, req.body = status, data if req.cut is None else data[: req.cut]
+        return status, hdrs, data, req
 
     def _fault_for(self, req: Request) -> Fault | None:
         for fault in self.faults:
@@ -273,7 +340,7 @@ class FakeTwitter:
             return fault
         return None
 
-    def _answer(self, req: Request) -> tuple[int, dict[str, str], Any]:
+    def _answer(self, req: Request) -> tuple[int, dict[str, str | None], Any]:
         if not req.authorized:
             return 401, {}, UNAUTHORIZED
         fault = self._fault_for(req)
@@ -284,7 +351,17 @@ class FakeTwitter:
                     time.sleep(fault.delay)
                 finally:
                     self.lock.acquire()
-            return fault.status, dict(fault.headers), fault.body
+            if fault.body is not None:
+                return fault.status, dict(fault.headers), fault.body
+            status, extra, body = self._serve(req)
+            if fault.rewrite is not None:
+                body = fault.rewrite(req, body)
+            req.cut, req.reset = fault.cut, fault.reset
+            return (status if fault.status == 200 else fault.status), {**extra, **fault.headers}, body
+        return self._serve(req)
+
+    def _serve(self, req: Request) -> tuple[int, dict[str, str | None], Any]:
+        """The answer of a healthy API."""
         if any(part in req.path for part in self.forbidden):
             return 403, {}, CLIENT_NOT_ENROLLED
         parts = req.path.strip("/").split("/")
@@ -350,17 +427,18 @@ class FakeTwitter:
             tweets = [t for t in tweets if _ts(t["created_at"]) < _ts(p["end_time"])]
         size = self._size(p)
         token = p.get("pagination_token") or p.get("next_token")
-        if token and not (token.startswith("page-") and token[5:].isdigit()):
+        offset = _offset(token)
+        if token and offset is None:
             name = "next_token" if "next_token" in p else "pagination_token"
             return 400, {}, _invalid(name, token, f"Invalid '{name}':'{token}'.")
-        offset = int(token[5:]) if token else 0
+        offset = offset or 0
         served = self.page_size or size
         chunk = tweets[offset : offset + served]
         meta: dict[str, Any] = {"result_count": len(chunk)}
         if chunk:
             meta = {"newest_id": chunk[0]["id"], "oldest_id": chunk[-1]["id"], **meta}
         if offset + served < len(tweets):
-            meta["next_token"] = f"page-{offset + served}"  # opaque to clients
+            meta["next_token"] = page_token(offset + served)
         if not chunk:
             return 200, {}, {"meta": meta}
         authors = {t["author_id"] for t in chunk}
@@ -420,6 +498,21 @@ class FakeTwitter:
         return out
 
 
+_TOKEN = re.compile(r"page-(\d+)(?:\.\w+)?")
+
+
+def page_token(offset: int, variant: str = "") -> str:
+    """A pagination token of the fake: opaque to clients; ``variant`` makes another token for the same
+    place (the API's tokens differ from page to page even when a page is empty)."""
+    return f"page-{offset}" + (f".{variant}" if variant else "")
+
+
+def _offset(token: str | None) -> int | None:
+    """Where a token of :func:`page_token` points, or None for no token or one the fake never sent."""
+    m = _TOKEN.fullmatch(token or "")
+    return int(m.group(1)) if m else None
+
+
 def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -439,13 +532,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, hdrs, data = self.server.api.handle("GET", self.path, headers)
+        status, hdrs, data, req = self.server.api.respond("GET", self.path, headers)
+        sent = data if req.cut is None else data[: req.cut]
         self.send_response(status)
         for k, v in hdrs.items():
             self.send_header(k, v)
-        self.send_header("content-length", str(len(data)))
+        # A truncated body is announced at its cut length (what a proxy that cut it sends on); a reset one at
+        # its whole length, then the connection is reset (RST, not FIN) after the part sent.
+        self.send_header("content-length", str(len(data if req.reset else sent)))
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(sent)
+        if req.reset:
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the http.server API
         pass
@@ -465,7 +566,10 @@ class FakeTwitterServer:
         self.httpd.api = api
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         api.base_url = self.url
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-twitter", daemon=True)
+        # serve_forever checks for shutdown every poll_interval: the default 0.5 s was each test's teardown
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-twitter", daemon=True
+        )
 
     def __enter__(self) -> FakeTwitterServer:
         self.thread.start()
