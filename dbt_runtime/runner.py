@@ -124,6 +124,12 @@ def run_dbt(
             progress(f"  dbt | {line}")
     code = proc.wait()
     bronze_read.clear_scratch(settings.lake)  # split files serve one dbt invocation
+    if (
+        not progress
+    ):  # said inside dbt (bronze_read.classify_file): worth a warning where its lines are not shown
+        for line in lines:
+            if _GONE in line:
+                log.warning(line.strip())
     summary = BuildSummary(
         list(args),
         time.perf_counter() - started,
@@ -150,6 +156,7 @@ def run_dbt(
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _NO_SPACE = "No space left on device"
+_GONE = "bronze file gone while this build read bronze"
 
 
 def rejection_warnings(settings: Settings) -> list[str]:

@@ -11,17 +11,22 @@ failed the same way. Now a build that finds a processed file gone or rewritten r
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
 
 from foundation.lake import Lake
-from foundation.settings import Secret, Settings
+from foundation.settings import Secret, Settings, load_settings
 from pipeline import steps
 from tests.bronze_reader import bronze, bronze_tweet_ids
 from tests.fake_twitter.server import FakeTwitter, make_tweets
+from tests.faults.test_process_kills import KILLPOINT
 from tests.test_dbt_models import SILVER, read_table, table_rows
 from tests.test_dbt_models import query as lake_query
 
@@ -105,3 +110,37 @@ def test_a_bronze_object_removed_by_hand_leaves_silver_with_its_tweets(local_set
     assert silver_ids(lake) == bronze_tweet_ids(lake)
     only_there = {i for r in records if r.rel == gone for i in r.tweet_ids} - bronze_tweet_ids(lake)
     assert only_there and not only_there & silver_ids(lake)
+
+
+def test_a_bronze_object_removed_while_a_build_reads_bronze_is_left_out_not_fatal(tmp_path: Path) -> None:
+    """An ingest replacing its run's objects (or anything else) removes a file between the build's listing
+    and its read: the build goes on without it, says so, and does not record it as processed; once the
+    window is ingested again, the next build reads it."""
+    root = str(tmp_path / "lake")
+    settings = load_settings({"TWEETLAKE_LAKE": root})
+    lake = Lake(root)
+    steps.run_ingest(settings, "sample", tweets=600, days=2, end_date=END)
+    victim = sorted(r.rel for r in bronze(lake) if r.tweet_ids)[-1]
+    env = dict(
+        os.environ,
+        TWEETLAKE_TEST_KILL_AT="dbt_runtime.bronze_read:classify_file:1",  # before the first file is read
+        TWEETLAKE_TEST_REMOVE_AT_KILL_POINT=lake.url(victim),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(KILLPOINT), os.environ.get("PYTHONPATH")])),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "build", "--lake", root],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"left out: {lake.url(victim)}" in done.stderr
+    assert silver_ids(lake) == bronze_tweet_ids(lake)
+    processed = lake_query(lake, f"select bronze_file from {read_table(lake, 'state', 'bronze_files')}")
+    assert victim not in {name for (name,) in processed} and len(processed) > 3
+
+    steps.run_ingest(settings, "sample", tweets=600, days=2, end_date=END)  # the window again: it is back
+    assert lake.exists(victim)
+    steps.run_build(settings)
+    assert silver_ids(lake) == bronze_tweet_ids(lake)

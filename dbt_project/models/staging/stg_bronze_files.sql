@@ -86,3 +86,5 @@ select
     c.lines as lines,
     c.rejected as rejected
 from classified
+-- a file gone since it was listed (lines null, dbt_runtime/bronze_read.classify_file): not read, not recorded
+where c.lines is not null

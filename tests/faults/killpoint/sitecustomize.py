@@ -1,7 +1,8 @@
 """Kill points for the process faults (tests/faults/test_process_kills.py): with this folder on PYTHONPATH
 and ``TWEETLAKE_TEST_KILL_AT=<module>:<function or Class.method>:<n>`` set, the n-th call of that function,
 in any process of the run (the CLI, dbt's subprocess), SIGKILLs the whole process group just before it
-runs: what a machine that dies, an OOM kill or ``kill -9`` of the job does at that point.
+runs: what a machine that dies, an OOM kill or ``kill -9`` of the job does at that point. With
+``TWEETLAKE_TEST_REMOVE_AT_KILL_POINT=<path>`` it removes that file there instead, and the run goes on.
 
 Python imports ``sitecustomize`` at start-up; the function is wrapped the moment its module is imported,
 so every ``from module import name`` sees the wrapper. Self-contained (no import of the project): it runs
@@ -18,6 +19,7 @@ import sys
 from typing import Any
 
 _SPEC = os.environ.get("TWEETLAKE_TEST_KILL_AT", "")
+_REMOVE = os.environ.get("TWEETLAKE_TEST_REMOVE_AT_KILL_POINT", "")  # instead of the kill
 
 
 def _arm(module: Any, attribute: str, nth: int) -> None:
@@ -28,7 +30,9 @@ def _arm(module: Any, attribute: str, nth: int) -> None:
 
     def killed_at_call(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
-        if calls[0] == nth:
+        if calls[0] == nth and _REMOVE:  # another fault at that point: a file removed under the run's feet
+            os.remove(_REMOVE)
+        elif calls[0] == nth:
             mark = os.environ.get("TWEETLAKE_TEST_KILL_MARK")
             if mark:  # the test's proof that this point, not another failure, killed the run
                 with open(mark, "w") as f:
