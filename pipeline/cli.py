@@ -104,7 +104,17 @@ class SectionedCommand(click.Command):
     """Lists the source options under their own heading, as the help always did."""
 
     SOURCE_OPTIONS = frozenset(
-        {"source", "path", "tweets", "days", "end_date", "seed", "start_time", "end_time"}
+        {
+            "source",
+            "path",
+            "tweets",
+            "days",
+            "end_date",
+            "seed",
+            "start_time",
+            "end_time",
+            "allow_mixed_sources",
+        }
     )
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -148,6 +158,12 @@ lake_option = click.option(
 )
 full_refresh_option = click.option(
     "--full-refresh", is_flag=True, help="rebuild incremental models from all bronze"
+)
+mixed_sources_option = click.option(
+    "--allow-mixed-sources",
+    is_flag=True,
+    help="land generated (sample) tweets in a lake of real ones, or real ones among generated (refused "
+    "by default: silver and gold could not tell them apart)",
 )
 source_options = _options(
     click.option(
@@ -208,11 +224,18 @@ def cli(verbose: bool) -> None:
     help="Land raw API v2 response pages in <lake>/bronze.",
 )
 @source_options
+@mixed_sources_option
 @lake_option
-def ingest(source: str, lake: str | None, **flags: Any) -> None:
+def ingest(source: str, allow_mixed_sources: bool, lake: str | None, **flags: Any) -> None:
     from pipeline import steps
 
-    summary = steps.run_ingest(_settings(lake), source, progress=say, **options_of_source(source, flags))
+    summary = steps.run_ingest(
+        _settings(lake),
+        source,
+        progress=say,
+        allow_mixed_sources=allow_mixed_sources,
+        **options_of_source(source, flags),
+    )
     print(summary.describe())
     for problem in summary.problems:
         print(f"  skipped: {problem}")
@@ -377,9 +400,12 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> Non
     help="A full lake refresh; stops at the first failure with a non-zero exit.",
 )
 @source_options
+@mixed_sources_option
 @full_refresh_option
 @lake_option
-def refresh(source: str, full_refresh: bool, lake: str | None, **flags: Any) -> None:
+def refresh(
+    source: str, allow_mixed_sources: bool, full_refresh: bool, lake: str | None, **flags: Any
+) -> None:
     from pipeline import steps
 
     settings = _settings(lake)
@@ -389,6 +415,7 @@ def refresh(source: str, full_refresh: bool, lake: str | None, **flags: Any) -> 
         source_options=options_of_source(source, flags),
         full_refresh=full_refresh,
         progress=say,
+        allow_mixed_sources=allow_mixed_sources,
     )
     print(f"\nlake refreshed: {settings.lake}")
     width = max((len(t) for t in summary.tables), default=10)
