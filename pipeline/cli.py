@@ -450,11 +450,17 @@ def report(serve: bool, port: int, lake: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit code (the console script exits with it)."""
+    """Run one command; return its exit code (the console script exits with it).
+
+    The environment's secrets (token, AWS keys) are registered first, so no log record, error message or
+    ``-v`` traceback this process prints can show them (:mod:`foundation.secrets`)."""
+    from foundation import secrets
+
+    secrets.register_env()
     try:
         code = cli.main(args=argv, prog_name="tweetlake", standalone_mode=False)
     except CommandFailed as exc:
-        say(exc.message)
+        say(secrets.redact(exc.message))
         return exc.exit_code
     except click.ClickException as exc:  # a bad flag or value: usage and the error on stderr, exit 2
         exc.show()
@@ -462,6 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:  # Ctrl-C while click was still parsing
         say(INTERRUPTED)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # -v: the full traceback, as Python would print it, but redacted
+        say(secrets.redacted_traceback(exc).rstrip("\n"))
+        return EXIT_FAILED
     return code if isinstance(code, int) else EXIT_OK
 
 
