@@ -467,3 +467,22 @@ def test_report_server_serves_the_report_and_nothing_else(served: tuple[int, int
         assert status in (400, 403, 404), (path, status)
         assert MARK.encode() not in body and b"bronze" not in body, path
     assert get(port, "/index.html")[0] == 200, "still serving after every attempt"
+
+
+@pytest.mark.slow
+def test_a_whole_refresh_at_debug_leaves_no_secret_in_the_lake_its_reports_or_dbt_logs(
+    tmp_path: Path, fake_twitter: FakeTwitter
+) -> None:
+    """Secrets in the environment of a full refresh (dbt and Great Expectations subprocesses and logs, the
+    report's HTML): none in the output, the lake (quality/ included) or the work folder (dbt's logs)."""
+    lake, work = tmp_path / "lake", tmp_path / "work"
+    env = cli_env(str(lake), TWEETLAKE_WORK_DIR=str(work))
+    argv = ("-v", "refresh", "--tweets", "300", "--days", "1", "--end-date", "2026-11-20")
+    done = tweetlake(fake_twitter.base_url, env, *argv)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert (lake / "quality" / "index.html").is_file() and any((lake / "quality" / "docs").rglob("*.html"))
+    secrets = (TOKEN, AWS_SECRET, AWS_KEY_ID)
+    assert secrets_in(output, secrets) == [], output[-3000:]
+    assert secrets_in(tree_bytes(lake), secrets) == []
+    assert secrets_in(tree_bytes(work), secrets) == []
