@@ -64,11 +64,6 @@ def contains_secret(text: str) -> bool:
     return any(secret in text for secret in _known)
 
 
-def redacted_traceback(exc: BaseException) -> str:
-    """The traceback Python would print for ``exc``, its messages redacted."""
-    return redact("".join(traceback.format_exception(exc)))
-
-
 def _redact_record(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()

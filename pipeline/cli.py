@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
@@ -468,8 +469,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:  # Ctrl-C while click was still parsing
         say(INTERRUPTED)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # -v: the full traceback, as Python would print it, but redacted
-        say(secrets.redacted_traceback(exc).rstrip("\n"))
+    except Exception as exc:  # -v: the error goes through with its traceback (for a debugger, too) ...
+        told = "".join(traceback.format_exception(exc))
+        if not secrets.contains_secret(told):
+            raise
+        say(secrets.redact(told).rstrip("\n"))  # ... unless it would print a secret: then redacted
         return EXIT_FAILED
     return code if isinstance(code, int) else EXIT_OK
 

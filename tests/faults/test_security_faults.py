@@ -180,6 +180,28 @@ def test_an_exception_carrying_the_token_is_redacted_before_it_leaves_the_api_so
     assert secrets_in(told, (TOKEN,)) == [], told[-3000:]
 
 
+@pytest.mark.parametrize("verbose", [False, True])
+def test_any_crash_quoting_a_secret_prints_redacted(
+    verbose: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The CLI's last line of defence: whatever raised, its message (and the ``-v`` traceback) is redacted."""
+    from pipeline import cli, steps
+
+    def crash(*_: object, **__: object) -> None:
+        raise RuntimeError(f"s3 said no to {AWS_KEY_ID}:{AWS_SECRET} (token {TOKEN})")
+
+    for name, value in (("TWITTER_BEARER_TOKEN", TOKEN), ("AWS_SECRET_ACCESS_KEY", AWS_SECRET)):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
+    monkeypatch.setattr(steps, "run_publish", crash)
+    code = cli.main([*(["-v"] if verbose else []), "publish", "--lake", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED
+    assert "RuntimeError: s3 said no to ********:******** (token ********)" in err, err
+    assert ("Traceback" in err) == verbose
+    assert secrets_in(err, (TOKEN, AWS_SECRET, AWS_KEY_ID)) == []
+
+
 @pytest.fixture
 def s3_with_auth() -> Iterator[str]:
     """A moto S3 server that checks credentials (INITIAL_NO_AUTH_ACTION_COUNT=0): unknown keys get 403."""
