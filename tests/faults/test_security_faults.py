@@ -432,6 +432,22 @@ def served(tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
         proc.wait(timeout=10)
 
 
+def test_an_s3_lakes_report_is_served_from_a_copy_of_the_report_only(s3_bucket) -> None:  # noqa: ANN001
+    from expectations.report import local_quality_folder, write_index
+
+    lake = s3_bucket.lake()
+    write_index(lake)
+    for rel in ("quality/docs/index.html", "quality/runs/r1.json", "quality/_state/bronze_ids.parquet"):
+        lake.write_bytes(rel, MARK.encode())
+    folder, cleanup = local_quality_folder(lake)
+    try:
+        copied = sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
+    finally:
+        cleanup()
+    assert copied == ["docs/index.html", "index.html", "runs/r1.json"], "the validator's state stays in S3"
+    assert not Path(folder).exists()
+
+
 def get(port: int, path: str) -> tuple[int, bytes]:
     """A request with ``path`` sent as is (no client-side normalising of dot segments)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
