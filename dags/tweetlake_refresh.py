@@ -34,7 +34,10 @@ holder, and its retry tries again.
 
 **Settings.** Lake: `TWEETLAKE_LAKE` (a folder or `s3://bucket/prefix`); S3 credentials from connection
 `aws_default` or the AWS chain; bearer token from connection `twitter_default`. Schedule: `TWEETLAKE_SCHEDULE`
-(default `@hourly`, `none` for manual only); source of scheduled runs: `TWEETLAKE_SOURCE` (default `sample`).
+(default `@hourly`, `none` for manual only); source of scheduled runs: `TWEETLAKE_SOURCE` (`api`, or `sample`
+for a demo). It has no default: a run without a source fails at once saying what to set, so a deployment
+never fills its lake with generated tweets by omission. Generated and real tweets never share a lake either:
+an ingest refuses a lake holding the other kind unless the run param `allow_mixed_sources` is true.
 Catchup is off: a paused or new deployment runs only the latest interval; use a backfill for the past.
 
 **Assets** (`tweetlake_bronze`, `tweetlake_silver`, `tweetlake_gold`, URIs under the lake root): bronze after
@@ -79,9 +82,16 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
     params={
         "source": Param(
-            steps.default_source(),
-            enum=list(steps.SOURCES),
-            description="where tweets come from: sample (generated), api (twitter_default), replay (a file)",
+            steps.default_source(),  # TWEETLAKE_SOURCE; unset: None, and the run fails saying what to set
+            type=["null", "string"],
+            enum=[None, *steps.SOURCES],
+            description="where tweets come from: api (twitter_default), replay (a file), sample (generated, "
+            "for a demo); default TWEETLAKE_SOURCE",
+        ),
+        "allow_mixed_sources": Param(
+            False,
+            type="boolean",
+            description="land generated tweets in a lake of real ones, or real ones among generated",
         ),
         "full_refresh": Param(False, type="boolean", description="rebuild incremental models from bronze"),
         "queries": Param(

@@ -157,26 +157,71 @@ def write_index(lake: Lake) -> str:
     return lake.write_bytes(QUALITY_INDEX, render_index(load_runs(lake)).encode("utf-8"))
 
 
+# What of ``quality/`` is the report: the index, the GX Data Docs and the run records it links to. Not
+# ``quality/_state`` (the validator's bookkeeping: bronze paths and tweet ids), nor hidden or temporary files.
+REPORT_PARTS = ("index.html", "docs", "runs")
+
+
+def is_report_path(rel: str) -> bool:
+    """True if ``rel`` (relative to ``quality/``, ``/``-separated) is part of the report."""
+    parts = [p for p in rel.split("/") if p]
+    return bool(parts) and parts[0] in REPORT_PARTS and not any(p.startswith(".") for p in parts)
+
+
 def local_quality_folder(lake: Lake) -> tuple[str, Callable[[], None]]:
-    """A local folder holding the lake's ``quality/`` (the folder itself, or a download of an S3 one)."""
+    """A local folder holding the lake's report (``quality/`` itself, or a download of an S3 one's report
+    parts only: the validator's state can be large and is no page of the report)."""
     if not lake.remote:
         return lake.url(QUALITY), lambda: None
     tmp = tempfile.TemporaryDirectory(prefix="tweetlake-quality-")
     for rel in lake.walk_files(QUALITY):
-        target = os.path.join(tmp.name, *posixpath.relpath(rel, QUALITY).split("/"))
+        inside = posixpath.relpath(rel, QUALITY)
+        if not is_report_path(inside):
+            continue
+        target = os.path.join(tmp.name, *inside.split("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         lake.fs.get(lake._strip(lake.url(rel)), target)
     return tmp.name, tmp.cleanup
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _ReportHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the report's files and nothing else: 404 for anything outside ``REPORT_PARTS`` of the folder,
+    for a symlink that leads out of it, a hidden file, a NUL byte, and for directory listings.
+
+    The stdlib already drops ``..`` segments (also ``%2e%2e``, decoded first); the checks here are on the
+    resolved path, so no spelling of a path and no link reaches the lake's bronze, ``_state`` or beyond."""
+
+    def send_head(self) -> Any:
+        try:
+            allowed = self._allowed(self.translate_path(self.path))
+        except ValueError:  # a NUL byte: os.path refuses it
+            allowed = False
+        if not allowed:
+            self.send_error(404, "not part of the quality report")
+            return None
+        return super().send_head()
+
+    def _allowed(self, path: str) -> bool:
+        root = os.path.realpath(self.directory)
+        real = os.path.realpath(path)
+        if real == root:  # "/": the index (directory handling serves index.html, never a listing)
+            return os.path.isfile(os.path.join(root, "index.html"))
+        if os.path.commonpath([root, real]) != root:
+            return False
+        return is_report_path(os.path.relpath(real, root).replace(os.sep, "/"))
+
+    def list_directory(self, path: Any) -> Any:
+        self.send_error(404, "not part of the quality report")
+        return None
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         pass
 
 
 def make_server(folder: str, port: int = 0, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
-    """An HTTP server for ``folder`` on ``host:port`` (0: any free port); call ``serve_forever``."""
-    handler = functools.partial(_QuietHandler, directory=folder)
+    """An HTTP server for the report in ``folder`` on ``host:port`` (0: any free port); call
+    ``serve_forever``. Only the loopback address by default: the report shows tweets and account names."""
+    handler = functools.partial(_ReportHandler, directory=folder)
     return http.server.ThreadingHTTPServer((host, port), handler)
 
 

@@ -21,9 +21,11 @@ from typing import Any
 import requests
 import tenacity
 
+from foundation import secrets
+
 log = logging.getLogger(__name__)
 
-REDACTED = "********"
+REDACTED = secrets.REDACTED
 USAGE_CAPPED = "https://api.twitter.com/2/problems/usage-capped"
 # Wait after a 429 that names no reset time (the API always sends one; proxies may not).
 DEFAULT_429_WAIT = 60.0
@@ -38,48 +40,15 @@ class RateLimitError(ApiError):
 
 
 # -- secrets -------------------------------------------------------------------------------------------------
-class _RedactSecrets(logging.Filter):
-    """Replaces registered secrets in a log record's message (and drops its args once merged)."""
-
-    def __init__(self) -> None:
-        super().__init__("tweetlake-redact")
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the logger's problem, not ours
-            return True
-        if any(secret in message for secret in self.secrets):
-            record.msg = redact(message, self.secrets)
-            record.args = None
-        return True
-
-
-_FILTER = _RedactSecrets()
-# Loggers that may see a request's headers: tweepy logs them at DEBUG; urllib3 and requests do not today,
-# but are covered in case a future version does.
-GUARDED_LOGGERS = ("tweepy", "tweepy.client", "urllib3.connectionpool", "requests")
-
-
 def protect_secret(secret: str) -> None:
-    """Keep ``secret`` out of every record logged through the loggers that see HTTP requests."""
-    if not secret:
-        return
-    _FILTER.secrets.add(secret)
-    for name in GUARDED_LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+    """Keep ``secret`` out of every log record of this process, whichever logger (tweepy's request headers
+    at DEBUG, a transport's error quoting them): :mod:`foundation.secrets`."""
+    secrets.register(secret)
 
 
-def redact(text: str, secrets: set[str] | tuple[str, ...] | list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
+def redact(text: str, extra: set[str] | tuple[str, ...] | list[str] = ()) -> str:
+    """``text`` without any registered secret, nor any of ``extra``."""
+    return secrets.redact(text, extra)
 
 
 # -- timeouts ------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 from foundation.lake import Lake
 from ingestion.bronze import BronzeRun, RunSummary, new_run_id
+from ingestion.mixing import FORCE_FLAG, check_sources
 from ingestion.progress import Reporter
 from ingestion.sources.base import Source
 from ingestion.watermarks import WatermarkStore
@@ -74,6 +75,8 @@ def ingest(
     *,
     progress: Callable[[str], None] | None = None,
     reporter: Reporter | None = None,
+    allow_mixed_sources: bool = False,
+    force_hint: str = FORCE_FLAG,
 ) -> IngestSummary:
     """Land every page of every pull of ``source`` in bronze; return what was written.
 
@@ -81,6 +84,9 @@ def ingest(
     through ``progress`` otherwise). If a pull fails, the pages it fetched are still written (whole objects,
     under its run key) before the error propagates; the run is not committed and its watermark stays, so
     rerunning replaces those pages instead of duplicating them.
+
+    Generated (sample) pages never land in a lake of real ones, nor real ones among generated ones, unless
+    ``allow_mixed_sources`` (:mod:`ingestion.mixing`; ``force_hint`` names the override in the refusal).
     """
     progress = progress or log.info
     reporter = reporter or Reporter(emit=progress, total_tweets=getattr(source, "expected_tweets", None))
@@ -88,8 +94,14 @@ def ingest(
     watermarks = WatermarkStore(lake)
     summary = IngestSummary(source=source.name, run_id=new_run_id())
     started = time.perf_counter()
+    checked = False
     try:
         for pull in source.pulls(watermarks):
+            if not checked:
+                # At the first pull, not before: a source's own problem (no token, no replay file) is the
+                # more useful message, and a source with nothing to pull touches nothing anyway.
+                check_sources(lake, source.name, allow_mixed=allow_mixed_sources, force=force_hint)
+                checked = True
             run = BronzeRun(
                 lake,
                 source=source.name,

@@ -46,13 +46,37 @@ def schedule_from_env(env: Mapping[str, str] | None = None) -> CronDataIntervalT
     return CronDataIntervalTimetable(raw, timezone="UTC")
 
 
-def default_source(env: Mapping[str, str] | None = None) -> str:
-    """``TWEETLAKE_SOURCE``: the source of scheduled runs, ``sample`` (default) or ``api``."""
+def default_source(env: Mapping[str, str] | None = None) -> str | None:
+    """``TWEETLAKE_SOURCE``: the source of scheduled runs (``api``, or ``sample`` for a demo); None unset.
+
+    No default: a deployment that forgot the setting must not fill its lake with generated tweets every
+    hour (the sample source needs no credentials, so it would "work"). Its runs fail at once instead,
+    saying what to set (:func:`run_source`)."""
     env = os.environ if env is None else env
-    source = (env.get("TWEETLAKE_SOURCE") or "sample").strip()
+    source = (env.get("TWEETLAKE_SOURCE") or "").strip()
+    if not source:
+        return None
     if source not in SOURCES:
         raise ConfigError(f"TWEETLAKE_SOURCE={source!r}: choose one of {', '.join(SOURCES)}")
     return source
+
+
+NO_SOURCE = (
+    "no source chosen: set TWEETLAKE_SOURCE=api in the Airflow environment (tweets from the API, token in "
+    "the connection twitter_default), or trigger the run with the param source (api, replay, or sample for "
+    "generated demo tweets). The DAG never falls back to generated tweets on its own"
+)
+
+
+def run_source(params: Mapping[str, Any]) -> str:
+    """The run's source (its ``source`` param, which defaults to ``TWEETLAKE_SOURCE``); a run with none
+    fails at once (no retry can help) with what to set."""
+    source = params.get("source")
+    if not source:
+        raise AirflowFailException(NO_SOURCE)
+    if source not in SOURCES:
+        raise AirflowFailException(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+    return str(source)
 
 
 # -- the run's inputs ---------------------------------------------------------------------------------------
@@ -96,7 +120,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def effective_settings(params: Mapping[str, Any]) -> Settings:
     """The task's settings with the run's ``queries``/``accounts`` params applied (None: as configured)."""
-    settings = airflow_settings(params.get("source") or "sample")
+    settings = airflow_settings(str(params.get("source") or ""))  # the token only for source api
     queries = params.get("queries")
     accounts = params.get("accounts")
     return settings.with_overrides(
@@ -118,7 +142,7 @@ def safe_run_id(run_id: str | None, suffix: str = "") -> str | None:
 # -- ingest -------------------------------------------------------------------------------------------------
 def plan_streams(params: Mapping[str, Any]) -> list[dict[str, str]]:
     """One item per ingest task: every query and every account (timeline + mentions); replay: the path."""
-    source = params.get("source") or "sample"
+    source = run_source(params)
     if source == "replay":
         path = params.get("replay_path")
         if not path:
@@ -142,7 +166,7 @@ def stream_label(stream: Mapping[str, str]) -> str:
 
 def source_options(params: Mapping[str, Any], interval: Interval) -> dict[str, Any]:
     """The source's options for this run; the data interval drives the window (see the DAG's docs)."""
-    source = params.get("source") or "sample"
+    source = run_source(params)
     if source == "api":
         if interval.start and interval.end:
             return {"start_time": interval.start, "end_time": interval.end}
@@ -191,7 +215,7 @@ def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval
     from ingestion.sources import make_source
     from pipeline.steps import ingest_pulls
 
-    source = params.get("source") or "sample"
+    source = run_source(params)
     options = source_options(params, interval)
     log.info("ingest %s from %s for %s", stream_label(stream), source, interval.describe())
     try:
@@ -208,7 +232,13 @@ def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval
             else:
                 scoped = settings.with_overrides(queries=(), accounts=(stream["name"],))
             pulls = make_source(source, scoped, **options)
-        summary = ingest_pulls(settings, pulls, progress=log.info)
+        summary = ingest_pulls(
+            settings,
+            pulls,
+            progress=log.info,
+            allow_mixed_sources=bool(params.get("allow_mixed_sources")),
+            force_hint="the run param allow_mixed_sources=true",
+        )
     except (ConfigError, LakeError) as exc:
         raise AirflowFailException(str(exc)) from None
     if isinstance(pulls, OnlyStream) and not pulls.matched:

@@ -50,6 +50,9 @@ fi
 # -- tweetlake ---------------------------------------------------------------------------------------------------
 export TWEETLAKE_LAKE="${TWEETLAKE_LAKE:-$REPO/lake}"
 export TWEETLAKE_WORK_DIR="${TWEETLAKE_WORK_DIR:-$REPO/.tweetlake}"
+# This local Airflow is the demo's: generated tweets into ./lake, as `make demo`, unless you choose the API
+# (TWEETLAKE_SOURCE=api). A deployment sets it itself: the DAG has no default source (issue 17).
+export TWEETLAKE_SOURCE="${TWEETLAKE_SOURCE:-sample}"
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false GX_ANALYTICS_ENABLED=false
 export PATH="$BIN:$PATH"
 

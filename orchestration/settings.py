@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import MutableMapping
 
+from foundation import secrets
 from foundation.settings import Secret, Settings, is_remote, load_settings
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,9 @@ def _connection(conn_id: str):  # noqa: ANN202 - an airflow.sdk.Connection, or N
 def twitter_token(conn_id: str = TWITTER_CONN_ID) -> Secret:
     """The bearer token: the connection's password, else ``TWITTER_BEARER_TOKEN``, else empty."""
     conn = _connection(conn_id)
-    if conn is None:
-        return Secret(os.environ.get("TWITTER_BEARER_TOKEN", "").strip())
-    return Secret((conn.password or "").strip())
+    token = os.environ.get("TWITTER_BEARER_TOKEN", "") if conn is None else conn.password or ""
+    secrets.register(token)  # out of every record of the task's log, whatever logs it
+    return Secret(token.strip())
 
 
 def export_aws_connection(
@@ -62,6 +63,7 @@ def export_aws_connection(
         "AWS_SESSION_TOKEN": extra.get("aws_session_token"),
         "AWS_DEFAULT_REGION": extra.get("region_name"),
     }
+    secrets.register(*(str(v) for v in values.values() if v))  # task logs show none of them
     for name, value in values.items():
         if value:
             environ[name] = str(value)
@@ -76,6 +78,7 @@ def export_aws_connection(
 
 def airflow_settings(source: str) -> Settings:
     """Settings for a task: the environment, S3 credentials and (for the API) the token from connections."""
+    secrets.register_env()  # AWS keys and a token from the worker's own environment
     settings = load_settings()
     if is_remote(settings.lake) and export_aws_connection():
         settings = load_settings()  # the connection may have brought the S3 endpoint

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
@@ -117,7 +118,17 @@ class SectionedCommand(click.Command):
     """Lists the source options under their own heading, as the help always did."""
 
     SOURCE_OPTIONS = frozenset(
-        {"source", "path", "tweets", "days", "end_date", "seed", "start_time", "end_time"}
+        {
+            "source",
+            "path",
+            "tweets",
+            "days",
+            "end_date",
+            "seed",
+            "start_time",
+            "end_time",
+            "allow_mixed_sources",
+        }
     )
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -161,6 +172,12 @@ lake_option = click.option(
 )
 full_refresh_option = click.option(
     "--full-refresh", is_flag=True, help="rebuild incremental models from all bronze"
+)
+mixed_sources_option = click.option(
+    "--allow-mixed-sources",
+    is_flag=True,
+    help="land generated (sample) tweets in a lake of real ones, or real ones among generated (refused "
+    "by default: silver and gold could not tell them apart)",
 )
 source_options = _options(
     click.option(
@@ -221,11 +238,18 @@ def cli(verbose: bool) -> None:
     help="Land raw API v2 response pages in <lake>/bronze.",
 )
 @source_options
+@mixed_sources_option
 @lake_option
-def ingest(source: str, lake: str | None, **flags: Any) -> None:
+def ingest(source: str, allow_mixed_sources: bool, lake: str | None, **flags: Any) -> None:
     from pipeline import steps
 
-    summary = steps.run_ingest(_settings(lake), source, progress=say, **options_of_source(source, flags))
+    summary = steps.run_ingest(
+        _settings(lake),
+        source,
+        progress=say,
+        allow_mixed_sources=allow_mixed_sources,
+        **options_of_source(source, flags),
+    )
     print(summary.describe())
     for problem in summary.problems:
         print(f"  skipped: {problem}")
@@ -390,9 +414,12 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> Non
     help="A full lake refresh; stops at the first failure with a non-zero exit.",
 )
 @source_options
+@mixed_sources_option
 @full_refresh_option
 @lake_option
-def refresh(source: str, full_refresh: bool, lake: str | None, **flags: Any) -> None:
+def refresh(
+    source: str, allow_mixed_sources: bool, full_refresh: bool, lake: str | None, **flags: Any
+) -> None:
     from pipeline import steps
 
     settings = _settings(lake)
@@ -402,6 +429,7 @@ def refresh(source: str, full_refresh: bool, lake: str | None, **flags: Any) -> 
         source_options=options_of_source(source, flags),
         full_refresh=full_refresh,
         progress=say,
+        allow_mixed_sources=allow_mixed_sources,
     )
     print(f"\nlake refreshed: {settings.lake}")
     width = max((len(t) for t in summary.tables), default=10)
@@ -436,11 +464,17 @@ def report(serve: bool, port: int, lake: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit code (the console script exits with it)."""
+    """Run one command; return its exit code (the console script exits with it).
+
+    The environment's secrets (token, AWS keys) are registered first, so no log record, error message or
+    ``-v`` traceback this process prints can show them (:mod:`foundation.secrets`)."""
+    from foundation import secrets
+
+    secrets.register_env()
     try:
         code = cli.main(args=argv, prog_name="tweetlake", standalone_mode=False)
     except CommandFailed as exc:
-        say(exc.message)
+        say(secrets.redact(exc.message))
         return exc.exit_code
     except click.ClickException as exc:  # a bad flag or value: usage and the error on stderr, exit 2
         exc.show()
@@ -448,6 +482,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:  # Ctrl-C while click was still parsing
         say(INTERRUPTED)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # -v: the error goes through with its traceback (for a debugger, too) ...
+        told = "".join(traceback.format_exception(exc))
+        if not secrets.contains_secret(told):
+            raise
+        say(secrets.redact(told).rstrip("\n"))  # ... unless it would print a secret: then redacted
+        return EXIT_FAILED
     return code if isinstance(code, int) else EXIT_OK
 
 

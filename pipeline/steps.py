@@ -22,6 +22,7 @@ from foundation.settings import Settings
 from foundation.workdir import lake_lock
 from ingestion.bronze import new_run_id
 from ingestion.ingest import IngestSummary, ingest
+from ingestion.mixing import FORCE_FLAG
 from ingestion.sources import make_source
 from pipeline.publish import PublishSummary, publish
 from pipeline.query import silver_tables
@@ -36,21 +37,42 @@ Progress = Callable[[str], None]
 
 
 def run_ingest(
-    settings: Settings, source: str = "sample", *, progress: Progress | None = None, **options: Any
+    settings: Settings,
+    source: str = "sample",
+    *,
+    progress: Progress | None = None,
+    allow_mixed_sources: bool = False,
+    **options: Any,
 ) -> IngestSummary:
-    """Pull pages from ``source`` into the lake's bronze layer."""
-    return ingest_pulls(settings, make_source(source, settings, **options), progress=progress)
+    """Pull pages from ``source`` into the lake's bronze layer (generated and real tweets never mix unless
+    ``allow_mixed_sources``: :mod:`ingestion.mixing`)."""
+    pulls = make_source(source, settings, **options)
+    return ingest_pulls(settings, pulls, progress=progress, allow_mixed_sources=allow_mixed_sources)
 
 
-def ingest_pulls(settings: Settings, pulls: Any, *, progress: Progress | None = None) -> IngestSummary:
+def ingest_pulls(
+    settings: Settings,
+    pulls: Any,
+    *,
+    progress: Progress | None = None,
+    allow_mixed_sources: bool = False,
+    force_hint: str | None = None,
+) -> IngestSummary:
     """Land the pages of ``pulls`` (a source, or the Airflow task's one stream of it) in bronze.
 
     No lake lease: each bronze object lands whole under its stream's own keys and a build lists bronze
     once when it starts, so ingests run beside each other (the DAG maps one task per stream) and beside a
-    build, whose next run reads what they added."""
+    build, whose next run reads what they added. ``force_hint``: how the caller's user overrides a refusal
+    to mix generated and real tweets (default: the CLI's flag)."""
     lake = Lake.from_settings(settings)
     lake.ensure_bucket()
-    return ingest(pulls, lake, progress=progress)
+    return ingest(
+        pulls,
+        lake,
+        progress=progress,
+        allow_mixed_sources=allow_mixed_sources,
+        force_hint=force_hint or FORCE_FLAG,
+    )
 
 
 def run_build(
@@ -158,6 +180,7 @@ def refresh(
     source_options: dict[str, Any] | None = None,
     full_refresh: bool = False,
     progress: Progress | None = None,
+    allow_mixed_sources: bool = False,
 ) -> RefreshSummary:
     """Ingest, build, validate, publish, in order; the first failure stops the run and is raised."""
     say = progress or log.info
@@ -167,7 +190,9 @@ def refresh(
     # one lease for the four steps: no other writer between this run's build, validation and publish
     with lake_lease(lake, "refresh", say=say):
         say(f"[1/4] ingest from {source} into {settings.lake}/bronze")
-        summary.ingest = run_ingest(settings, source, progress=say, **(source_options or {}))
+        summary.ingest = run_ingest(
+            settings, source, progress=say, allow_mixed_sources=allow_mixed_sources, **(source_options or {})
+        )
         say(summary.ingest.describe())
         say("[2/4] build silver and gold with dbt")
         summary.build = run_build(settings, full_refresh=full_refresh, progress=None)

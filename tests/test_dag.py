@@ -26,7 +26,8 @@ LAKE_TASKS = ("build_silver", "validate_silver", "build_gold", "validate_gold", 
 MAINTAIN_ID = "tweetlake_maintain"
 DAG_FILES = {"tweetlake_refresh.py", "tweetlake_gold_consumer.py", "tweetlake_maintain.py"}
 PARAMS = {
-    "source": "sample",
+    "source": None,  # no TWEETLAKE_SOURCE: no source, never generated tweets by default (issue 17)
+    "allow_mixed_sources": False,
     "full_refresh": False,
     "queries": None,
     "accounts": None,
@@ -228,7 +229,9 @@ def test_schedule_and_source_come_from_the_environment() -> None:
     assert hourly.expression == "0 * * * *"
     assert schedule_from_env({"TWEETLAKE_SCHEDULE": "*/15 * * * *"}).expression == "*/15 * * * *"
     assert schedule_from_env({"TWEETLAKE_SCHEDULE": "none"}) is None
-    assert default_source({}) == "sample"
+    assert default_source({}) is None, "unset: no source (a run fails saying what to set), never sample"
+    assert default_source({"TWEETLAKE_SOURCE": " "}) is None
+    assert default_source({"TWEETLAKE_SOURCE": "sample"}) == "sample"
     assert default_source({"TWEETLAKE_SOURCE": "api"}) == "api"
     with pytest.raises(ConfigError):
         default_source({"TWEETLAKE_SOURCE": "ftp"})

@@ -263,6 +263,14 @@ class ApiSource:
                 "no bearer token: set TWITTER_BEARER_TOKEN (or the Airflow connection twitter_default)"
             )
         protect_secret(token)
+        if any(c.isspace() or not c.isprintable() or not c.isascii() for c in token):
+            # requests would refuse the header quoting its value, token and all; no token has such a
+            # character, so it is a paste gone wrong: say so, without the value
+            raise ConfigError(
+                "the bearer token contains a line break, a space or another character no token has (pasted "
+                "across lines?): set TWITTER_BEARER_TOKEN (or the Airflow connection twitter_default) to "
+                "the token on one line"
+            )
         session = with_timeout(self.session or requests.Session(), self.timeout)
         drop_unreadable_rate_limit_headers(session)
         # wait_on_rate_limit stays off: tweepy would sleep for any reset time, without a cap.
@@ -534,6 +542,14 @@ class ApiSource:
             failure = f"{type(exc).__name__} calling {endpoint}: {exc}"
         except tweepy.HTTPException as exc:
             raise ApiError(redact(self._explain(endpoint, exc.response), secrets)) from None
+        except Exception as exc:
+            # Anything else is a bug or a broken environment: it propagates as it is, unless its text
+            # quotes the request (a transport error with the headers, the token in them). Then only a
+            # redacted copy leaves, without the original in its chain (a traceback prints the chain).
+            told = f"{type(exc).__name__} calling {endpoint}: {exc}"
+            if any(s in told or s in repr(exc) for s in secrets if s):
+                raise ApiError(redact(told, secrets)) from None
+            raise
         else:
             self.limiter.update(endpoint, response.headers)
             try:
