@@ -214,6 +214,21 @@ def newest_partitions(files: list[str]) -> list[str]:
 
 def newest_fetch(bronze: Bronze) -> datetime | None:
     """The newest ``envelope.fetched_at`` in bronze: the last time the lake heard from the API."""
-    files = newest_partitions(list(bronze.fingerprints))
-    stamps = [t for t in (bronze.fetched_max(f) for f in files) if t is not None]
+    stamps = [t for _, t in _newest_stamps(bronze)]
     return max(stamps) if stamps else None
+
+
+def fetched_ahead(bronze: Bronze, limit: datetime) -> tuple[str, datetime] | None:
+    """The bronze file with the newest ``fetched_at`` after ``limit`` (this machine's clock plus the skew
+    allowed), and that time; None if there is none. Pages of the sample source are left out: it stamps
+    pages with the generated day's times by design."""
+    ahead = [(f, t) for f, t in _newest_stamps(bronze) if t > limit and not f.startswith(_SAMPLE)]
+    return max(ahead, key=lambda ft: ft[1]) if ahead else None
+
+
+_SAMPLE = "bronze/source=sample/"
+
+
+def _newest_stamps(bronze: Bronze) -> list[tuple[str, datetime]]:
+    files = newest_partitions(list(bronze.fingerprints))
+    return [(f, t) for f, t in ((f, bronze.fetched_max(f)) for f in files) if t is not None]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from expectations import gx_adapter
-from expectations.bronze import BRONZE_IDS, Bronze, newest_fetch
+from expectations.bronze import BRONZE_IDS, Bronze, fetched_ahead, newest_fetch
 from expectations.duck import Duck, Reduced, session
 from expectations.merge import patched
 from expectations.options import QualityOptions
@@ -17,6 +17,7 @@ from expectations.plan import Planned
 from expectations.tables import Table, read_parquet
 from foundation.lake import Lake
 from foundation.sql import literal
+from foundation.times import isoformat_z
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,19 @@ class Run:
         if self.options.as_of:
             return self.options.as_of.astimezone(UTC), "as_of setting"
         newest = newest_fetch(self.bronze)
+        now = datetime.now(UTC)
+        ahead = fetched_ahead(self.bronze, now + self.options.clock_skew)
+        if ahead is not None:  # not a reference: freshness and "not after" would be judged by a wrong clock
+            rel, stamp = ahead
+            hours = (stamp - now).total_seconds() / 3600
+            return now, (
+                f"current time: {rel} has fetched_at {isoformat_z(stamp)}, {hours:.1f} h ahead of this "
+                "machine's clock; the clock of the machine that ingested it is probably wrong: check its "
+                "time sync (NTP), or set TWEETLAKE_QUALITY_AS_OF"
+            )
         if newest is not None:
             return newest.astimezone(UTC), "newest fetched_at in bronze"
-        return datetime.now(UTC), "current time (bronze is empty)"
+        return now, "current time (bronze is empty)"
 
     def keep_bronze(self) -> None:
         try:

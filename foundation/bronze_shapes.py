@@ -16,11 +16,13 @@ flattened  no ``data``, ``id`` and ``text`` at top level (twarc2        the obje
 ========== ============================================================ ==============================
 
 A blank line carries nothing. Anything else is a *rejection*: not JSON, truncated JSON, JSON of none of
-these shapes, or a value the build's read cannot cast (a count sent as a string, an id sent as a
-fraction, a timestamp that is not one). The types below are those of the build's read (the DuckDB schema
+these shapes, or a value the build's read cannot cast (a count sent as words or a fraction, an id sent as
+a fraction, a timestamp that is not one). The types below are those of the build's read (the DuckDB schema
 in dbt_project/models/staging/__sources.yml, the fields silver uses, nothing else): a line they accept is
-read whole by DuckDB, a line they refuse would fail or half-read the build. One lossless cast is allowed:
-an id sent as a JSON integer is read as its digits (DuckDB does the same for a VARCHAR column).
+read whole by DuckDB, a line they refuse would fail or half-read the build. Two lossless casts are
+allowed, both DuckDB's own: an id sent as a JSON integer is read as its digits (a VARCHAR column), and a
+count sent as a string of digits as its number (a BIGINT or INTEGER column; schema drift a proxy or an
+older client brings).
 
 msgspec decodes only the fields named here and validates their types as it parses, several times faster
 than DuckDB's read_json on whole pages; so every new file is classified once, before DuckDB reads it.
@@ -42,9 +44,14 @@ SHAPES = (PAGE, SINGLE, ERRORS, EMPTY, FLATTENED)
 HEAD_BYTES = 200
 
 Id = str | int  # an id as a JSON integer is read as its digits: lossless
-# DuckDB's BIGINT and INTEGER: a larger number would fail the read's cast
-Count = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+# DuckDB's BIGINT and INTEGER: a larger number would fail the read's cast; so would digits with more
+# digits than the type holds (18 and 9: every such string fits)
+Count = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | Annotated[
+    str, msgspec.Meta(pattern=r"^-?[0-9]{1,18}$")
+]
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)] | Annotated[
+    str, msgspec.Meta(pattern=r"^-?[0-9]{1,9}$")
+]
 
 
 class _Metrics(msgspec.Struct):
