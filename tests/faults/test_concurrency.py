@@ -1,6 +1,6 @@
 """Fault: writers at the same time. Two refreshes from two work dirs on one lake take turns through the
-lake lease (tests/test_lease.py, test_two_refreshes_from_two_work_dirs_on_one_lake_take_turns_and_lose_nothing);
-here an ingest lands new bronze while a build is running, which takes no lease by design (the DAG's
+lake lease (tests/test_lease.py, test_two_refreshes_from_two_work_dirs_on_one_lake_take_turns_and_lose_
+nothing); here an ingest lands new bronze while a build is running, which takes no lease by design (the DAG's
 per-stream ingests run beside a build): the build reads what it listed, the next build the rest.
 """
 
