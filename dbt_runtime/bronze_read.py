@@ -13,6 +13,7 @@ DuckDB never sees a line it would fail on or half-read, and bronze itself stays 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -65,6 +66,8 @@ def classify_file(lake: Lake, path: str, size: int, mtime: str, folder: Path | N
     try:
         fh = lake.fs.open(lake._strip(path), "rb")
     except FileNotFoundError:
+        if not lake.remote and os.path.lexists(path):  # a dangling link: broken, not gone: fail, named
+            raise
         # gone since the build listed bronze (an ingest replaced its run's objects, a redaction, a lifecycle
         # rule): nothing of it is read and it is not recorded as processed (lines null: stg_bronze_files
         # leaves it out); what replaced it is listed by the next build.

@@ -176,7 +176,8 @@ def test_failed_quality_gate_alerts_and_keeps_the_last_good_gold(
     bad.parent.mkdir()
     bad.write_text(json.dumps(bad_page()))
     failed = load_dag().test(
-        logical_date=LOGICAL_DATE.add(hours=1), run_conf={"source": "replay", "replay_path": str(bad.parent)}
+        logical_date=LOGICAL_DATE.add(hours=1),
+        run_conf={"source": "replay", "replay_path": str(bad.parent), "allow_mixed_sources": True},
     )
     assert str(failed.state) == "failed"
     states = task_states(failed.run_id)

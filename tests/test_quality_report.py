@@ -183,20 +183,25 @@ def test_quality_report_renders_styled_offline_in_chromium(
     control = os.path.join(folder, os.path.dirname(page), "control.html")
     with open(os.path.join(folder, page), encoding="utf-8") as fh:
         Path(control).write_text(fh.read().replace("static/vendor/", "static/nowhere/"))
-    Path(folder, "harness.html").write_text(HARNESS % page)
-    rel_control = os.path.relpath(control, folder).replace(os.sep, "/")
-    Path(folder, "harness-control.html").write_text(HARNESS % rel_control)
-    Path(folder, "harness-index.html").write_text(HARNESS % "index.html")
+    # the harness pages sit in docs/: the report server serves only the report's own folders
+    docs = os.path.join(folder, "docs")
+
+    def from_docs(path: str) -> str:
+        return os.path.relpath(os.path.join(folder, path), docs).replace(os.sep, "/")
+
+    Path(docs, "harness.html").write_text(HARNESS % from_docs(page))
+    Path(docs, "harness-control.html").write_text(HARNESS % from_docs(os.path.relpath(control, folder)))
+    Path(docs, "harness-index.html").write_text(HARNESS % from_docs("index.html"))
     server, base = _serve(folder)
     try:
-        facts = _facts(_chromium_dump(f"{base}/harness.html", tmp_path / "p1"))
-        unstyled = _facts(_chromium_dump(f"{base}/harness-control.html", tmp_path / "p2"))
-        index = _facts(_chromium_dump(f"{base}/harness-index.html", tmp_path / "p3"))
+        facts = _facts(_chromium_dump(f"{base}/docs/harness.html", tmp_path / "p1"))
+        unstyled = _facts(_chromium_dump(f"{base}/docs/harness-control.html", tmp_path / "p2"))
+        index = _facts(_chromium_dump(f"{base}/docs/harness-index.html", tmp_path / "p3"))
     finally:
         server.shutdown()
         cleanup()
         for name in ("harness.html", "harness-control.html", "harness-index.html"):
-            Path(folder, name).unlink(missing_ok=True)
+            Path(docs, name).unlink(missing_ok=True)
         Path(control).unlink(missing_ok=True)
 
     # styled: bootstrap's CSS applied, every vendored script ran, the icon font loaded, all offline
