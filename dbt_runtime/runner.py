@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dbt_runtime import bronze_read, state
 from foundation import lakefiles
-from foundation.lake import Lake
+from foundation.lake import Lake, S3Unavailable
 from foundation.layout import BUILD_STATE, SILVER, STAGING_GOLD
 from foundation.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from foundation.workdir import work_dir
@@ -149,6 +149,14 @@ def run_dbt(
                 f"({work_dir(settings.lake)}) is full. Free space there (or set TWEETLAKE_WORK_DIR to a "
                 "bigger disk), then rerun `tweetlake build`: silver and gold are as they were (each table "
                 "file is written aside and moved in whole)."
+            )
+        unavailable = [ln[ln.index(S3Unavailable.MARKER) :] for ln in lines if S3Unavailable.MARKER in ln]
+        if unavailable:  # the store failed: its one message, not every model's traceback
+            models = sum(1 for ln in lines if re.search(r"\bERROR creating\b", ln))
+            others = f" ({models} model(s) failed so, the models after them skipped)" if models > 1 else ""
+            detail = (
+                f"{unavailable[0]}{others}\nEach model's files are put in place whole and the build records "
+                "the bronze files it read only once every model is built: the rerun reads them again."
             )
         raise BuildError(f"dbt {' '.join(args)} failed (exit {code}):\n{detail}")
     return summary

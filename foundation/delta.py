@@ -9,10 +9,14 @@ writers never overwrite each other's commit. Credentials come from the standard 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from foundation.lake import Lake
+from foundation.lake import Lake, S3Unavailable
+from foundation.settings import s3_client
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -25,10 +29,26 @@ TARGET_FILE_BYTES = 32 << 20
 
 def storage_options(lake: Lake) -> dict[str, str] | None:
     """delta-rs' options for the lake: none for a folder; for S3 the endpoint, plain HTTP for a local one,
-    the region, and conditional PUTs for safe commits."""
+    the region, conditional PUTs for safe commits, and the same timeouts and tries as s3fs
+    (``TWEETLAKE_S3_TIMEOUT``, ``TWEETLAKE_S3_MAX_ATTEMPTS``: :func:`foundation.settings.s3_client`).
+
+    object_store (delta-rs' S3 client) retries 5xx answers, timeouts and dropped connections by itself, up
+    to ``max_retries`` times with backoff; its defaults (10 retries for up to 3 minutes, a 30 s request
+    timeout) are replaced by the lake's, so a publish meets a failing store as briefly as an ingest does.
+    Its ``timeout`` counts a whole request (a multipart part's upload included: on a slow link, raise
+    ``TWEETLAKE_S3_TIMEOUT``); the default, 30 s, is delta-rs' own.
+    """
     if not lake.remote:
         return None
-    options = {"conditional_put": "etag"}
+    client = s3_client()
+    options = {
+        "conditional_put": "etag",
+        "timeout": f"{client.timeout:g}s",
+        "connect_timeout": f"{client.connect_timeout:g}s",
+        "max_retries": str(client.max_attempts - 1),
+        # the whole retrying of one request: its tries with their backoff (100 ms, doubling, at most 15 s)
+        "retry_timeout": f"{client.max_attempts * (client.timeout + 15):g}s",
+    }
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         options["AWS_REGION"] = region
@@ -39,26 +59,66 @@ def storage_options(lake: Lake) -> dict[str, str] | None:
     return options
 
 
+# what delta-rs (object_store) says when the store failed it, after its retries
+_STATUS = re.compile(r"Server returned non-2xx status code: (\d{3}[^:<]*)")
+_S3_FAILED = re.compile(
+    r"Generic S3 error|error sending request|timed out|operation timed out", re.IGNORECASE
+)
+_REQUEST = re.compile(r"Error performing (\w+) (\S+)")
+
+
+@contextlib.contextmanager
+def _store_errors(lake: Lake, rel: str, what: str) -> Iterator[None]:
+    """Raise :class:`S3Unavailable` (the request, the table, what to do) for a delta-rs error that says the
+    store failed it: delta-rs says "Failed to parse parquet: External: Generic S3 error: ..." for a 503 storm,
+    and only "Kernel error -> Generic S3 error" for a store too slow, naming nothing. Others pass as they are
+    (a missing table: ``TableNotFoundError``)."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        if not lake.remote or not _S3_FAILED.search(text):
+            raise
+        status = _STATUS.search(text)
+        request = _REQUEST.search(text)
+        why = (
+            f"HTTP {status.group(1).strip()}"
+            if status
+            else "no answer within TWEETLAKE_S3_TIMEOUT or a failed connection"
+        )
+        failure = S3Unavailable(
+            request=f"{request.group(1)} ({what})" if request else what,
+            target=lake.url(rel),
+            why=why,
+            endpoint=lake.s3_endpoint or "AWS S3",
+            attempts=s3_client().max_attempts,
+        )
+        raise failure from exc
+
+
 def open_table(lake: Lake, rel: str, version: int | None = None) -> DeltaTable:
     from deltalake import DeltaTable
 
-    return DeltaTable(lake.url(rel), version=version, storage_options=storage_options(lake))
+    with _store_errors(lake, rel, "Delta table read"):
+        return DeltaTable(lake.url(rel), version=version, storage_options=storage_options(lake))
 
 
 def overwrite(lake: Lake, rel: str, data: Any, metadata: dict[str, str]) -> int:
     """Replace the table's content with ``data`` (Arrow) as one new version; its number."""
     from deltalake import CommitProperties, write_deltalake
 
-    write_deltalake(
-        lake.url(rel),
-        data,
-        mode="overwrite",
-        schema_mode="overwrite",  # a gold table's columns may change between releases
-        storage_options=storage_options(lake),
-        # files of ~32 MB, not delta-rs' 100 MB: what it buffers before writing a file is what memory holds
-        target_file_size=TARGET_FILE_BYTES,
-        commit_properties=CommitProperties(custom_metadata=metadata),
-    )
+    # a failure leaves the table at its last version: its new files, if any landed, belong to no commit
+    with _store_errors(lake, rel, "Delta table write"):
+        write_deltalake(
+            lake.url(rel),
+            data,
+            mode="overwrite",
+            schema_mode="overwrite",  # a gold table's columns may change between releases
+            storage_options=storage_options(lake),
+            # files of ~32 MB, not delta-rs' 100 MB: what it buffers before writing a file is in memory
+            target_file_size=TARGET_FILE_BYTES,
+            commit_properties=CommitProperties(custom_metadata=metadata),
+        )
     return int(open_table(lake, rel).version())
 
 
@@ -67,5 +127,6 @@ def restore(lake: Lake, rel: str, version: int, metadata: dict[str, str]) -> int
     from deltalake import CommitProperties
 
     table = open_table(lake, rel)
-    table.restore(version, commit_properties=CommitProperties(custom_metadata=metadata))
+    with _store_errors(lake, rel, "Delta table restore"):
+        table.restore(version, commit_properties=CommitProperties(custom_metadata=metadata))
     return int(open_table(lake, rel).version())

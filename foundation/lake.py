@@ -8,8 +8,10 @@ in ``.tmp`` so no reader's glob (``*.jsonl``, ``*.parquet``) ever matches them.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
+import functools
 import json
 import os
 import posixpath
@@ -19,21 +21,130 @@ from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from foundation.settings import Settings, is_remote
+from foundation.settings import S3Client, Settings, is_remote, s3_client
 
 if TYPE_CHECKING:  # imported when the filesystem is first used: not every command needs it
     import fsspec
 
 
 def s3_filesystem(endpoint: str | None = None) -> fsspec.AbstractFileSystem:
-    """An s3fs filesystem; credentials from the standard AWS chain, never from arguments."""
-    import s3fs
+    """An s3fs filesystem; credentials from the standard AWS chain, never from arguments.
 
+    Timeouts and retries (``TWEETLAKE_S3_TIMEOUT``, ``TWEETLAKE_S3_MAX_ATTEMPTS``, see
+    :func:`foundation.settings.s3_client`): botocore's read timeout is 60 s and its legacy retries, under
+    s3fs' own 5 rounds, made one slow or failing request take minutes (25 tries of a SlowDown PUT). Here
+    botocore retries each request (``standard`` mode: 500/502/503/504, SlowDown and other throttling,
+    timeouts, dropped connections, with jittered backoff) up to ``max_attempts`` tries, and s3fs adds one
+    round (``retries = 2``) for what botocore cannot retry: a body cut off while it is read. After that the
+    request fails as :class:`S3Unavailable`, naming the request and the object.
+    """
+    client = s3_client()
     client_kwargs: dict[str, Any] = {}
     if endpoint:
         client_kwargs["endpoint_url"] = endpoint
+    config_kwargs = {
+        "connect_timeout": client.connect_timeout,
+        "read_timeout": client.timeout,
+        "retries": {"max_attempts": client.max_attempts, "mode": "standard"},
+    }
     # use_listings_cache=False: other processes (dbt, Airflow workers) write the same bucket.
-    return s3fs.S3FileSystem(client_kwargs=client_kwargs, use_listings_cache=False, skip_instance_cache=True)
+    return _lake_s3fs()(
+        client_kwargs=client_kwargs,
+        config_kwargs=config_kwargs,
+        use_listings_cache=False,
+        skip_instance_cache=True,
+        tweetlake_client=client,
+    )
+
+
+# botocore's name of a request -> what it does, for the messages
+_REQUESTS = {
+    "put_object": "PUT",
+    "get_object": "GET",
+    "head_object": "HEAD",
+    "head_bucket": "HEAD",
+    "list_objects_v2": "LIST",
+    "delete_object": "DELETE",
+    "delete_objects": "DELETE",
+    "copy_object": "COPY",
+    "create_multipart_upload": "PUT (multipart)",
+    "upload_part": "PUT (multipart)",
+    "complete_multipart_upload": "PUT (multipart)",
+}
+# S3 error codes of a store in trouble (besides any 5xx status): worth a retry, then a clear failure
+_UNAVAILABLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"}
+
+
+@functools.cache
+def _lake_s3fs() -> type[fsspec.AbstractFileSystem]:
+    """The s3fs filesystem class the lake uses (made on first use: importing s3fs takes a while)."""
+    import s3fs
+
+    class LakeS3FileSystem(s3fs.S3FileSystem):
+        """s3fs whose requests that fail because the store is unavailable (after the retries) raise
+        :class:`S3Unavailable`, naming the request, the object and what to do; other errors (a missing
+        object, a refused precondition, access denied) are s3fs' own, as before."""
+
+        retries = 2  # s3fs' rounds over botocore's retries: see s3_filesystem
+
+        def __init__(self, *args: Any, tweetlake_client: S3Client | None = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.tweetlake_client = tweetlake_client or s3_client()
+
+        async def _call_s3(self, method: str, *akwarglist: Any, **kwargs: Any) -> Any:
+            try:
+                return await super()._call_s3(method, *akwarglist, **kwargs)
+            except Exception as exc:
+                failure = unavailable(exc, method, kwargs, self.client_kwargs.get("endpoint_url"))
+                if failure is None:
+                    raise
+                failure.attempts = self.tweetlake_client.max_attempts
+                raise failure from exc
+
+    return LakeS3FileSystem
+
+
+def unavailable(
+    exc: BaseException, method: str, kwargs: dict[str, Any], endpoint: str | None
+) -> S3Unavailable | None:
+    """An :class:`S3Unavailable` for ``exc`` if it says the store is down, overloaded or too slow (a 5xx,
+    a throttling code, a timeout, a refused or dropped connection); None for any other error."""
+    import botocore.exceptions
+
+    why = ""
+    seen: set[int] = set()
+    err: BaseException | None = exc
+    while err is not None and id(err) not in seen and not why:  # s3fs keeps botocore's error as the cause
+        seen.add(id(err))
+        if isinstance(err, S3Unavailable):
+            return None  # already named (a retry wrapper around an inner request)
+        if isinstance(err, botocore.exceptions.ClientError):
+            response: dict[str, Any] = getattr(err, "response", {}) or {}
+            status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            code = str(response.get("Error", {}).get("Code") or status)
+            if status < 500 and code not in _UNAVAILABLE_CODES:
+                return None
+            message = response.get("Error", {}).get("Message") or ""
+            why = f"HTTP {status} {code}" + (f" ({message})" if message else "")
+        elif isinstance(err, (botocore.exceptions.ReadTimeoutError, asyncio.TimeoutError, TimeoutError)):
+            why = "no answer within TWEETLAKE_S3_TIMEOUT (a timeout)"
+        elif isinstance(err, (botocore.exceptions.HTTPClientError, botocore.exceptions.ConnectionError)):
+            why = f"connection failed ({type(err).__name__})"
+        else:
+            err = err.__cause__ or err.__context__
+    if not why:
+        return None
+    bucket = kwargs.get("Bucket", "")
+    key = kwargs.get("Key") or kwargs.get("Prefix") or ""
+    objects = (kwargs.get("Delete") or {}).get("Objects") or []
+    if not key and objects:
+        key = objects[0].get("Key", "") + (f" and {len(objects) - 1} more" if len(objects) > 1 else "")
+    return S3Unavailable(
+        request=f"{_REQUESTS.get(method, method.upper())} ({method})",
+        target=f"s3://{bucket}/{key}" if bucket else "the bucket list",
+        why=why,
+        endpoint=endpoint or "AWS S3",
+    )
 
 
 class Lake:
@@ -314,3 +425,28 @@ class _MemoryWriter(AtomicWriter):
 
 class LakeError(RuntimeError):
     """The lake cannot be read or written; the message says why."""
+
+
+class S3Unavailable(LakeError, OSError):
+    """An S3 request failed after its retries because the store is down, overloaded or too slow.
+
+    An ``OSError`` too, as the s3fs error it replaces was: callers that handle storage errors still do. Its
+    message names the request (``PUT (put_object)``), the object and the endpoint, never a credential
+    (the request's signed headers are not part of it).
+    """
+
+    MARKER = "S3 is unavailable"  # dbt's output carries the message: the build finds it by this
+
+    def __init__(self, request: str, target: str, why: str, endpoint: str, attempts: int = 0) -> None:
+        super().__init__(request, target, why, endpoint)
+        self.request, self.target, self.why, self.endpoint = request, target, why, endpoint
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        tries = f" after its retries (TWEETLAKE_S3_MAX_ATTEMPTS={self.attempts})" if self.attempts else ""
+        return (
+            f"{self.MARKER}: {self.request} of {self.target} failed{tries}: {self.why}, at {self.endpoint}. "
+            "Check that the store is up and TWEETLAKE_S3_ENDPOINT points at it (a slow store: raise "
+            "TWEETLAKE_S3_TIMEOUT or TWEETLAKE_S3_MAX_ATTEMPTS), then rerun the same command: every object "
+            "lands whole or not at all, so nothing half-written stays and the rerun carries on."
+        )

@@ -21,6 +21,12 @@ DEFAULT_QUERIES = ("#dataengineering -is:retweet lang:en", "duckdb OR dbt")
 DEFAULT_ACCOUNTS = ("duckdb",)
 # bronze bytes one dbt build reads at most (ingestion/backlog.py): ~1.7M tweets of the sample source
 DEFAULT_BUILD_BATCH = 2 * 2**30
+# S3 requests (foundation/lake.py, foundation/delta.py): a store that does not answer within the timeout is
+# retried, then the command fails saying so; it never waits forever (botocore's own read timeout is 60 s
+# and s3fs retries every botocore round 5 times more: 25 minutes for one slow request).
+DEFAULT_S3_TIMEOUT = 30.0
+DEFAULT_S3_MAX_ATTEMPTS = 5
+S3_CONNECT_TIMEOUT = 10.0  # at most: a TCP connect to a live store takes milliseconds
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
@@ -139,6 +145,31 @@ def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class S3Client:
+    """How long S3 requests may take and how often one is tried (``TWEETLAKE_S3_TIMEOUT``,
+    ``TWEETLAKE_S3_MAX_ATTEMPTS``); read from the environment where a filesystem is made, dbt's processes
+    included (they inherit it)."""
+
+    timeout: float = DEFAULT_S3_TIMEOUT  # seconds without an answer (read) before a request is given up
+    connect_timeout: float = S3_CONNECT_TIMEOUT
+    max_attempts: int = DEFAULT_S3_MAX_ATTEMPTS  # tries of one request, the first included
+
+
+def s3_client(env: Mapping[str, str] | None = None) -> S3Client:
+    """The S3 client settings of the environment (see :func:`load_settings`)."""
+    env = os.environ if env is None else env
+    timeout = _float_env(env, "TWEETLAKE_S3_TIMEOUT", DEFAULT_S3_TIMEOUT)
+    raw = env.get("TWEETLAKE_S3_MAX_ATTEMPTS", "").strip()
+    try:
+        attempts = int(raw) if raw else DEFAULT_S3_MAX_ATTEMPTS
+    except ValueError:
+        attempts = 0
+    if attempts < 1:
+        raise ConfigError(f"TWEETLAKE_S3_MAX_ATTEMPTS={raw!r}: expected a whole number of tries, 1 or more")
+    return S3Client(timeout=timeout, connect_timeout=min(S3_CONNECT_TIMEOUT, timeout), max_attempts=attempts)
+
+
 def parse_bytes(name: str, raw: str) -> int:
     """``2GB``, ``512MB``, ``1048576`` -> bytes (binary units); ``0`` turns the limit off."""
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)B?\s*", raw.upper())
@@ -153,6 +184,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     - ``TWEETLAKE_LAKE``: lake root, a folder (default ``./lake``) or ``s3://bucket/prefix``.
     - ``TWEETLAKE_S3_ENDPOINT``: endpoint of an S3-compatible store (MinIO, R2, ...); unset for AWS.
       Credentials come from the standard AWS chain (environment, profile, instance role).
+    - ``TWEETLAKE_S3_TIMEOUT``: seconds an S3 request may go without an answer (default 30; the connect
+      timeout is the smaller of it and 10) before it is retried; ``TWEETLAKE_S3_MAX_ATTEMPTS``: tries of one
+      request (default 5), with backoff, on a 500/503/SlowDown, a timeout or a dropped connection. After
+      them the command fails naming the request and the object (:func:`s3_client`).
     - ``TWEETLAKE_QUERIES``: search queries to track, ``;``-separated or a JSON list.
     - ``TWEETLAKE_ACCOUNTS``: usernames to track (timeline and mentions), ``;``- or ``,``-separated.
     - ``TWITTER_BEARER_TOKEN``: the API v2 bearer token (in Airflow: connection ``twitter_default``).
