@@ -70,7 +70,7 @@ DEFAULT_ARGS = {
     # Build, validate and publish are idempotent: one retry covers a passing S3 or lock hiccup. Quality and
     # configuration failures raise AirflowFailException, which skips the retries.
     "retries": 1,
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": steps.retry_delay_from_env(),  # TWEETLAKE_RETRY_DELAY_SECONDS, default 2 min
     "on_failure_callback": alert_on_failure,
 }
 

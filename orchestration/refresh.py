@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable
@@ -44,6 +44,18 @@ def schedule_from_env(env: Mapping[str, str] | None = None) -> CronDataIntervalT
     if raw.lower() in ("none", "manual", "off"):
         return None
     return CronDataIntervalTimetable(raw, timezone="UTC")
+
+
+def retry_delay_from_env(env: Mapping[str, str] | None = None) -> timedelta:
+    """``TWEETLAKE_RETRY_DELAY_SECONDS``: the wait before the build, validate and publish tasks' retry
+    (default 120 s: long enough for a passing S3 or lease hiccup to clear)."""
+    env = os.environ if env is None else env
+    raw = (env.get("TWEETLAKE_RETRY_DELAY_SECONDS") or "").strip()
+    try:
+        seconds = float(raw) if raw else 120.0
+    except ValueError:
+        raise ConfigError(f"TWEETLAKE_RETRY_DELAY_SECONDS={raw!r}: expected a number of seconds") from None
+    return timedelta(seconds=max(0.0, seconds))
 
 
 def default_source(env: Mapping[str, str] | None = None) -> str | None:
