@@ -8,22 +8,33 @@ what the run wrote. Airflow runs cost minutes each, so each case is one Airflow 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pendulum
 import pytest
+import requests
 
 from foundation.lake import Lake
 from foundation.layout import PUBLISHED
 from foundation.settings import Settings, load_settings
 from pipeline import cli, steps
 from tests.bronze_reader import bronze
+from tests.faults.test_process_kills import gold_rows, silver_rows
 from tests.fixtures_airflow import WebhookReceiver
+from tests.fixtures_lake import free_port
 from tests.test_airflow_runs import load_dag, task_states
+from tests.test_airflow_scheduler import SCRIPT, LocalAirflow
 
 pytestmark = pytest.mark.slow
 
@@ -137,3 +148,190 @@ def test_a_scheduled_run_on_a_lake_whose_ingest_stopped_fails_freshness(
     code, said = validate("--as-of", "yesterday")
     assert code == 2 and "is not an ISO 8601 time" in said, said
     assert SECRET not in said
+
+
+# -- a killed task retried elsewhere, and a backfill beside a manual run, under a real scheduler -------------
+KILLPOINT = Path(__file__).parent / "killpoint"
+# dbt's third file move while installing silver: silver half replaced when the build task's process group
+# (task runner and dbt; Airflow gives each task its own) is SIGKILLed, as an OOM kill or a lost worker would
+KILL_AT = "foundation.lakefiles:_put:3"
+CONF = {"source": "sample", "sample_tweets": 40, "sample_days": 1}
+BACKFILL_DAYS = ("2026-11-27", "2026-11-28", "2026-11-29")
+WRITERS = ("build_silver", "validate_silver", "build_gold", "validate_gold", "publish")
+
+
+@pytest.fixture
+def scheduler(tmp_path: Path) -> Iterator[LocalAirflow]:
+    """``run_airflow.sh`` (a daily schedule, a local lake) with the kill point armed once in every process."""
+    port = free_port()
+    home = tmp_path / "airflow-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "TWEETLAKE_"))}
+    env.update(
+        TWEETLAKE_AIRFLOW_HOME=str(home),
+        TWEETLAKE_AIRFLOW_PORT=str(port),
+        TWEETLAKE_LAKE=str(tmp_path / "lake"),
+        TWEETLAKE_WORK_DIR=str(tmp_path / "work-1"),
+        TWEETLAKE_SCHEDULE="@daily",
+        TWEETLAKE_RETRY_DELAY_SECONDS="3",
+        TWEETLAKE_LEASE_WAIT="600",  # writers queue on the lease for as long as the others take
+        TWITTER_BEARER_TOKEN=SECRET,
+        TWEETLAKE_TEST_KILL_AT=KILL_AT,
+        TWEETLAKE_TEST_KILL_ONCE="1",
+        TWEETLAKE_TEST_KILL_MARK=str(tmp_path / "killed"),
+        TWEETLAKE_TEST_WORK_DIR_AFTER_KILL=str(tmp_path / "work-2"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(KILLPOINT), os.environ.get("PYTHONPATH")])),
+    )
+    log = tmp_path / "run_airflow.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(SCRIPT)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    pgid_file = home / "run_airflow.pgid"
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, log.read_text()[-4000:]
+            assert time.monotonic() < deadline, "Airflow did not start in 4 min:\n" + log.read_text()[-4000:]
+            with contextlib.suppress(requests.RequestException):  # a slow start times out too
+                if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok and pgid_file.exists():
+                    break
+            time.sleep(1)
+        yield LocalAirflow(url, home, env, int(pgid_file.read_text()), log)
+    finally:
+        # as tests/test_airflow_scheduler.py: the script's clean stop, then only what this test started
+        pgid = int(pgid_file.read_text()) if pgid_file.exists() else None
+        subprocess.run([str(SCRIPT), "stop"], env=env, timeout=120, capture_output=True)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        for group in {pgid, proc.pid} - {None}:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+
+
+def test_a_backfill_beside_a_manual_run_with_a_build_killed_and_retried_elsewhere(
+    scheduler: LocalAirflow, tmp_path: Path
+) -> None:
+    """Three backfill intervals and a manual run at once; the first build to install silver is SIGKILLed
+    and its retry runs in another work dir (another worker). Every run succeeds, no two lake writers ever
+    overlap, silver holds every tweet of bronze once, published gold equals a clean build of that bronze."""
+    url = scheduler.url
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {scheduler.token()}"
+    deadline = time.monotonic() + 120
+    while api.get(f"{url}/api/v2/dags/tweetlake_refresh", timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "the DAG processor did not parse the DAG"
+        time.sleep(1)
+    backfill = api.post(
+        f"{url}/api/v2/backfills",
+        json={
+            "dag_id": "tweetlake_refresh",
+            "from_date": f"{BACKFILL_DAYS[0]}T00:00:00Z",
+            "to_date": f"{BACKFILL_DAYS[-1]}T00:00:00Z",
+            "dag_run_conf": CONF,
+            "max_active_runs": 3,
+        },
+        timeout=30,
+    )
+    assert backfill.status_code == 200, backfill.text
+    manual = api.post(
+        f"{url}/api/v2/dags/tweetlake_refresh/dagRuns", json={"logical_date": None, "conf": CONF}, timeout=30
+    )
+    assert manual.status_code == 200, manual.text
+    answer = api.patch(f"{url}/api/v2/dags/tweetlake_refresh", json={"is_paused": False}, timeout=30)
+    assert answer.status_code == 200, answer.text
+
+    started = time.monotonic()
+    deadline = started + 900
+    while True:
+        runs = api.get(f"{url}/api/v2/dags/tweetlake_refresh/dagRuns", timeout=30).json()["dag_runs"]
+        if len(runs) >= 4 and all(r["state"] in ("success", "failed") for r in runs):
+            break
+        assert time.monotonic() < deadline, [(r["dag_run_id"], r["state"]) for r in runs]
+        time.sleep(3)
+    print(f"\n{len(runs)} runs finished {time.monotonic() - started:.0f}s after the trigger")
+
+    tis = []
+    for run in runs:
+        got = api.get(
+            f"{url}/api/v2/dags/tweetlake_refresh/dagRuns/{run['dag_run_id']}/taskInstances", timeout=30
+        ).json()["task_instances"]
+        tis += got
+    outcome = {r["dag_run_id"]: (r["run_type"], r["state"]) for r in runs}
+    assert all(state == "success" for _, state in outcome.values()), (
+        outcome,
+        [
+            (t["dag_run_id"], t["task_id"], t["state"], t["try_number"])
+            for t in tis
+            if t["state"] != "success"
+        ],
+    )
+    kinds = sorted(kind for kind, _ in outcome.values())
+    assert kinds.count("backfill") == 3 and "manual" in kinds, kinds  # (a scheduled run may join them)
+
+    # The kill happened, once, in a build; its retry (another work dir) took over the dead task's lease at
+    # once (its pid is gone on this host), not after TWEETLAKE_LEASE_TTL.
+    assert (tmp_path / "killed").read_text() == KILL_AT
+    retried = [t for t in tis if t["try_number"] > 1]
+    assert [t["task_id"] for t in retried] in (["build_silver"], ["build_gold"]), retried
+    # Whichever writer got the pool slot next (the retry, or another run's build during the retry delay)
+    # took the dead build's lease over within seconds of its last heartbeat, well inside the TTL.
+    takeovers = [e for e in task_log_events(scheduler.home) if "took over the lake's lease" in e["event"]]
+    assert takeovers, "nobody took over the dead build's lease"
+    [(since, taken)] = [
+        (pendulum.parse(re.search(r"since (\S+)", e["event"])[1]), pendulum.parse(e["timestamp"]))
+        for e in takeovers
+    ]
+    assert (taken - since).total_seconds() < 60, takeovers  # TWEETLAKE_LEASE_TTL is 120 s
+    assert list((tmp_path / "work-2").glob("lake-*")), "the retry worked in the other work dir"
+
+    # One writer at a time: the lake tasks of the four runs never overlap (the pool, and under it the lease).
+    spans = sorted(
+        (pendulum.parse(t["start_date"]), pendulum.parse(t["end_date"]), t["dag_run_id"], t["task_id"])
+        for t in tis
+        if t["task_id"] in WRITERS
+    )
+    for before, after in zip(spans, spans[1:], strict=False):
+        assert after[0] >= before[1], (before, after)
+
+    # Every interval's tweets, once: silver against bronze; gold against a clean build of the same bronze.
+    settings = load_settings({"TWEETLAKE_LAKE": str(tmp_path / "lake")})
+    lake = Lake.from_settings(settings)
+    days = {p.split("ingest_date=")[1][:10] for p in lake.walk_files("bronze")}
+    assert set(BACKFILL_DAYS) <= days and len(days) >= 4, days
+    ids = silver_ids(settings)
+    assert len(ids) == len(set(ids)) and set(ids) == bronze_ids(lake)
+    clean = clean_lake(lake, tmp_path / "clean")
+    for table in ("tweets", "users"):
+        assert silver_rows(lake, table) == silver_rows(Lake(clean.lake), table), table
+    published = json.loads(lake.read_bytes(PUBLISHED))["tables"]
+    assert published == json.loads(Lake(clean.lake).read_bytes(PUBLISHED))["tables"]
+    for table in published:
+        assert gold_rows(lake, table) == gold_rows(Lake(clean.lake), table), table
+    assert not lake.exists("_state/lease.json"), "the last writer released the lease"
+    logs_text = "".join(p.read_text(errors="replace") for p in (scheduler.home / "logs").rglob("*.log"))
+    assert SECRET not in logs_text and SECRET not in lake_text(tmp_path / "lake")
+
+
+def task_log_events(home: Path) -> list[dict[str, Any]]:
+    """Every record of every task log (JSON lines) of the refresh DAG."""
+    events = []
+    for path in (home / "logs" / "dag_id=tweetlake_refresh").rglob("attempt=*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                events.append({"event": str(record.get("event", "")), "timestamp": record.get("timestamp")})
+    return events
+
+
+def clean_lake(lake: Lake, root: Path) -> Settings:
+    """A clean CLI build, validate and publish of a copy of ``lake``'s bronze: what the lake must equal."""
+    shutil.copytree(Path(lake.root) / "bronze", root / "lake" / "bronze")
+    settings = load_settings({"TWEETLAKE_LAKE": str(root / "lake")})
+    steps.run_build(settings)
+    steps.run_validate(settings, run_at="now")
+    steps.run_publish(settings)
+    return settings
