@@ -21,6 +21,13 @@ date, so the same interval always gives the same pages. A manual run without a l
 the API source then pulls incrementally from its `since_id` watermarks. Rerunning an interval replaces its
 bronze pages instead of duplicating them.
 
+**Freshness.** The gate judges "the newest tweet is at most `TWEETLAKE_QUALITY_MAX_AGE_HOURS` old" (and
+"none in the future") at the run's data interval end (now, for a run without one), or at the newest fetch
+in bronze if that is later: an ingest that quietly stopped (tasks green, no new tweets) fails the gate
+`MAX_AGE` hours after its last tweet, naming the table and its newest timestamp; a backfill of old intervals
+on a lake holding newer tweets passes. `TWEETLAKE_QUALITY_AS_OF` overrides it (`tweetlake validate` outside
+Airflow judges at the newest fetch in bronze, or `--as-of`).
+
 **Failures.** A quality failure (a Great Expectations gate or a dbt test) or a configuration error fails the
 task at once, without retries: they are not transient. Every failed task alerts through
 `on_failure_callback`: a log record, and a Slack-compatible webhook when the connection `tweetlake_alerts`
@@ -63,7 +70,7 @@ DEFAULT_ARGS = {
     # Build, validate and publish are idempotent: one retry covers a passing S3 or lock hiccup. Quality and
     # configuration failures raise AirflowFailException, which skips the retries.
     "retries": 1,
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": steps.retry_delay_from_env(),  # TWEETLAKE_RETRY_DELAY_SECONDS, default 2 min
     "on_failure_callback": alert_on_failure,
 }
 
@@ -148,16 +155,30 @@ def tweetlake_refresh() -> None:
         return steps.build_layer("silver", params)
 
     @task(pool=steps.POOL, outlets=[LAKE.silver])
-    def validate_silver(run_id: str | None = None, params: dict | None = None) -> dict:
-        return steps.validate_layer("silver", params, run_id)
+    def validate_silver(
+        run_id: str | None = None,
+        params: dict | None = None,
+        data_interval_start=None,
+        data_interval_end=None,
+        dag_run=None,
+    ) -> dict:
+        interval = steps.Interval.from_context(data_interval_start, data_interval_end, dag_run)
+        return steps.validate_layer("silver", params, run_id, interval)
 
     @task(pool=steps.POOL)
     def build_gold(params: dict | None = None) -> dict:
         return steps.build_layer("gold", params)
 
     @task(pool=steps.POOL)
-    def validate_gold(run_id: str | None = None, params: dict | None = None) -> dict:
-        return steps.validate_layer("gold", params, run_id)
+    def validate_gold(
+        run_id: str | None = None,
+        params: dict | None = None,
+        data_interval_start=None,
+        data_interval_end=None,
+        dag_run=None,
+    ) -> dict:
+        interval = steps.Interval.from_context(data_interval_start, data_interval_end, dag_run)
+        return steps.validate_layer("gold", params, run_id, interval)
 
     @task(pool=steps.POOL, outlets=[LAKE.gold])
     def publish(run_id: str | None = None, params: dict | None = None, outlet_events=None) -> dict:

@@ -18,6 +18,9 @@ class QualityOptions:
     """Knobs of a validation run; ``from_env`` reads ``TWEETLAKE_QUALITY_*`` and applies overrides."""
 
     as_of: datetime | None = None
+    # A scheduled run's own time (the Airflow run's data interval end): the reference time is then the later
+    # of it and the newest fetch in bronze, so a lake whose ingest stopped goes stale (see reference_time)
+    run_at: datetime | None = None
     max_age: timedelta = timedelta(hours=48)
     clock_skew: timedelta = timedelta(minutes=5)
     batch_rows: int = 300_000
@@ -53,7 +56,7 @@ class QualityOptions:
         for key, value in overrides.items():
             if value is None:
                 continue
-            if key == "as_of" and isinstance(value, str):
+            if key in ("as_of", "run_at") and isinstance(value, str):
                 value = parse_utc(value)
             if key == "max_age" and not isinstance(value, timedelta):
                 value = timedelta(hours=float(value))

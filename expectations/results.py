@@ -18,6 +18,7 @@ class Failure:
     observed: Any = None
     error: str = ""
     docs_page: str = ""  # relative to <lake>/quality
+    hint: str = ""  # what to check or do, when the failure alone does not say it (freshness)
 
     def describe(self) -> str:
         col = f" on column {self.column!r}" if self.column else ""
@@ -31,7 +32,8 @@ class Failure:
         ex = f"; e.g. {self.examples[:5]}" if self.examples else ""
         err = f"; error: {self.error}" if self.error else ""
         why = f" [{self.description}]" if self.description else ""
-        return f"{self.suite}: {self.expectation}{col} failed{count}{obs}{ex}{err}{why}"
+        hint = f"\n    {self.hint}" if self.hint else ""
+        return f"{self.suite}: {self.expectation}{col} failed{count}{obs}{ex}{err}{why}{hint}"
 
 
 @dataclass

@@ -63,7 +63,17 @@ class Run:
         return patched(result, reduced.patch, rows)
 
     def reference_time(self) -> tuple[datetime, str]:
-        """``as_of``, else the newest fetch in bronze, else now; and where it came from."""
+        """The time freshness and "not in the future" are judged at, and where it came from.
+
+        ``as_of`` (the caller's, else ``TWEETLAKE_QUALITY_AS_OF``) wins. A scheduled run (``run_at``: its
+        data interval end, which is when it starts) judges at the later of ``run_at`` and the newest fetch
+        in bronze: an ingest that quietly stopped leaves the newest fetch behind, but not the schedule, so
+        the lake fails freshness ``max_age`` after its last tweet; and a backfill of an old interval on a
+        lake that holds newer tweets is judged at their fetch, not in their past. Without either: the newest
+        fetch in bronze (a lake judged as of the last time it heard from the API), else now. A real page
+        stamped after this machine's clock (plus the skew allowed) is never the reference: the ingesting
+        machine's clock is wrong, so the current time is, and the reason names the file.
+        """
         if self.options.as_of:
             return self.options.as_of.astimezone(UTC), "as_of setting"
         newest = newest_fetch(self.bronze)
@@ -77,6 +87,12 @@ class Run:
                 "machine's clock; the clock of the machine that ingested it is probably wrong: check its "
                 "time sync (NTP), or set TWEETLAKE_QUALITY_AS_OF"
             )
+        run_at = self.options.run_at
+        if run_at is not None:
+            run_at = run_at.astimezone(UTC)
+            if newest is None or run_at >= newest:
+                return run_at, "the scheduled run's time (its data interval end)"
+            return newest.astimezone(UTC), "newest fetched_at in bronze (after the scheduled run's time)"
         if newest is not None:
             return newest.astimezone(UTC), "newest fetched_at in bronze"
         return now, "current time (bronze is empty)"

@@ -36,9 +36,12 @@ wait (:mod:`expectations.feed`). Every use of GX internals is in :mod:`expectati
 
 Time bounds: ``$not_after`` and ``$fresh_after`` in a suite are replaced by the *reference time* plus the
 allowed clock skew, and the reference time minus the freshness ``max_age``. The reference time is, in
-order: ``as_of`` given by the caller, ``TWEETLAKE_QUALITY_AS_OF`` (ISO 8601 or ``now``), else the newest
+order: ``as_of`` given by the caller, ``TWEETLAKE_QUALITY_AS_OF`` (ISO 8601 or ``now``); for a scheduled
+run (the Airflow DAG passes ``run_at``, its data interval end) the later of that and the newest fetch in
+bronze, so an ingest that quietly stopped fails freshness ``max_age`` after its last tweet; else the newest
 ``envelope.fetched_at`` in bronze (the last time the lake heard from the API; the sample source stamps pages
-with generated dates, so tests with explicit dates stay valid), else the current time. The skew (clocks
+with generated dates, so tests with explicit dates stay valid), else the current time. A failed freshness
+expectation says how old the newest row is and what to check. The skew (clocks
 differ between the API and this machine) defaults to 5 minutes.
 
 Tables that do not exist yet are listed as "not built" and do not fail the gate, except silver.tweets.
@@ -79,7 +82,7 @@ from expectations.suites import SuiteFile, load_suites
 from expectations.tables import Table, find_table, lake_relative
 from foundation.lake import Lake
 from foundation.layout import GOLD, QUALITY_DOCS, QUALITY_INDEX, QUALITY_RUNS
-from foundation.times import isoformat_z, utcnow
+from foundation.times import isoformat_z, parse_utc, utcnow
 
 if TYPE_CHECKING:
     from expectations.feed import Feed, Job
@@ -175,6 +178,9 @@ def _validate_suites(
             progress(_said(sr))
     finally:
         feed.close()
+    for f in report.failures:
+        if f.description.startswith("freshness"):
+            f.hint = _freshness_hint(f, run.options, report)
     run.context.build_data_docs()
     run.keep_bronze()
     return results, passed
@@ -216,6 +222,31 @@ def _validate_suite(
         if f.suite == sr.suite and not f.docs_page:
             f.docs_page = sr.docs_page
     return sr, doc
+
+
+def _freshness_hint(f: Failure, options: QualityOptions, report: ValidationReport) -> str:
+    """What a failed freshness expectation means: the newest row, how old it is, and what to check."""
+    try:
+        newest = parse_utc(str(f.observed))
+        as_of = parse_utc(report.as_of)
+    except ValueError:
+        return ""
+    if newest > as_of + options.clock_skew:
+        return (
+            f"the newest {f.column} in {f.suite} ({isoformat_z(newest)}) is after the reference time "
+            f"{report.as_of} ({report.as_of_source}): check this machine's clock, or the as_of given "
+            "(TWEETLAKE_QUALITY_AS_OF)"
+        )
+    age = (as_of - newest).total_seconds() / 3600
+    limit = options.max_age.total_seconds() / 3600
+    return (
+        f"stale: the newest {f.column} in {f.suite} is {isoformat_z(newest)}, {age:.1f} h before the "
+        f"reference time {report.as_of} ({report.as_of_source}), more than TWEETLAKE_QUALITY_MAX_AGE_HOURS="
+        f"{limit:g}. Check that ingest still lands tweets: the ingest tasks' logs and tweet counts, "
+        "the newest ingest_date= partitions in bronze, the bearer token, "
+        f"TWEETLAKE_QUERIES/TWEETLAKE_ACCOUNTS; then refresh again. To validate an old lake on "
+        "purpose, pass as_of (TWEETLAKE_QUALITY_AS_OF, `tweetlake validate --as-of`) or raise the limit"
+    )
 
 
 def _judge_rejections(run: Run, report: ValidationReport) -> bool:

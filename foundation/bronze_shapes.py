@@ -46,12 +46,14 @@ HEAD_BYTES = 200
 Id = str | int  # an id as a JSON integer is read as its digits: lossless
 # DuckDB's BIGINT and INTEGER: a larger number would fail the read's cast; so would digits with more
 # digits than the type holds (18 and 9: every such string fits)
-Count = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | Annotated[
-    str, msgspec.Meta(pattern=r"^-?[0-9]{1,18}$")
-]
-Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)] | Annotated[
-    str, msgspec.Meta(pattern=r"^-?[0-9]{1,9}$")
-]
+Count = (
+    Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+    | Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]{1,18}$")]
+)
+Int32 = (
+    Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+    | Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]{1,9}$")]
+)
 
 
 class _Metrics(msgspec.Struct):

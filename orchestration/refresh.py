@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable
@@ -44,6 +44,18 @@ def schedule_from_env(env: Mapping[str, str] | None = None) -> CronDataIntervalT
     if raw.lower() in ("none", "manual", "off"):
         return None
     return CronDataIntervalTimetable(raw, timezone="UTC")
+
+
+def retry_delay_from_env(env: Mapping[str, str] | None = None) -> timedelta:
+    """``TWEETLAKE_RETRY_DELAY_SECONDS``: the wait before the build, validate and publish tasks' retry
+    (default 120 s: long enough for a passing S3 or lease hiccup to clear)."""
+    env = os.environ if env is None else env
+    raw = (env.get("TWEETLAKE_RETRY_DELAY_SECONDS") or "").strip()
+    try:
+        seconds = float(raw) if raw else 120.0
+    except ValueError:
+        raise ConfigError(f"TWEETLAKE_RETRY_DELAY_SECONDS={raw!r}: expected a number of seconds") from None
+    return timedelta(seconds=max(0.0, seconds))
 
 
 def default_source(env: Mapping[str, str] | None = None) -> str | None:
@@ -279,14 +291,30 @@ def build_layer(layer: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"layer": layer, "passed": summary.passed, "errored": summary.errored, "seconds": summary.seconds}
 
 
-def validate_layer(layer: str, params: Mapping[str, Any], run_id: str | None) -> dict[str, Any]:
+def quality_run_at(interval: Interval) -> datetime:
+    """When an Airflow run judges freshness: its data interval's end (for a scheduled run, when it started:
+    "now" that stays the same for the interval's retries and reruns), or now for a run without one.
+
+    Not bronze's newest fetch (the CLI's default): a lake whose ingest quietly stopped would never go stale.
+    The gate takes the later of this and the newest fetch (:meth:`expectations.run.Run.reference_time`), so
+    a backfill of an old interval on a lake holding newer tweets is not judged in its past; and
+    ``TWEETLAKE_QUALITY_AS_OF`` still wins when set."""
+    return interval.end or datetime.now(UTC)
+
+
+def validate_layer(
+    layer: str, params: Mapping[str, Any], run_id: str | None, interval: Interval | None = None
+) -> dict[str, Any]:
     """Great Expectations on ``layer``; a failed gate fails the task at once (it is not transient)."""
     from expectations.validate import QualityGateFailed
     from pipeline.steps import run_validate
 
     settings = effective_settings(params)
+    run_at = quality_run_at(interval) if interval is not None else None
     try:
-        report = run_validate(settings, run_id=safe_run_id(run_id, layer), layers=(layer,), progress=log.info)
+        report = run_validate(
+            settings, run_id=safe_run_id(run_id, layer), layers=(layer,), progress=log.info, run_at=run_at
+        )
     except QualityGateFailed as exc:
         raise AirflowFailException(str(exc)) from None
     log.info("%s", report.describe())

@@ -18,6 +18,7 @@ import click
 
 from foundation.layout import SOURCES
 from foundation.settings import ConfigError, Settings, load_settings
+from foundation.times import parse_utc
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -282,11 +283,33 @@ def build(select: str | None, full_refresh: bool, lake: str | None) -> None:
     type=click.Choice(("silver", "gold")),
     help="validate only this layer (repeatable; default both)",
 )
+@click.option(
+    "--as-of",
+    help="judge freshness and 'not in the future' at this ISO 8601 time, or `now` (default: "
+    "TWEETLAKE_QUALITY_AS_OF, else the newest fetch in bronze)",
+)
+@click.option(
+    "--max-age-hours",
+    type=float,
+    help="freshness: the newest tweet may be at most this old (default TWEETLAKE_QUALITY_MAX_AGE_HOURS, 48)",
+)
 @lake_option
-def validate(layers: tuple[str, ...], lake: str | None) -> None:
+def validate(
+    layers: tuple[str, ...], as_of: str | None, max_age_hours: float | None, lake: str | None
+) -> None:
     from pipeline import steps
 
-    report = steps.run_validate(_settings(lake), layers=layers or ("silver", "gold"), progress=say)
+    try:
+        when = parse_utc(as_of) if as_of else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+    report = steps.run_validate(
+        _settings(lake),
+        layers=layers or ("silver", "gold"),
+        progress=say,
+        as_of=when,
+        max_age_hours=max_age_hours,
+    )
     print(report.describe())
     print(f"report: {report.index_path}")
 

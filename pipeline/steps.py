@@ -105,12 +105,15 @@ def run_validate(
     as_of: Any = None,
     max_age_hours: float | None = None,
     full: bool | None = None,
+    run_at: Any = None,
 ) -> ValidationReport:
     """Validate silver and staged gold; raise ``QualityGateFailed`` (results kept) if any suite fails.
 
     ``as_of`` (a datetime, ISO string or "now") is the reference time of the "not in the future" and
     freshness checks, ``max_age_hours`` the freshness limit, ``full`` re-reads every silver file (not only
     new or changed ones); unset, they come from ``TWEETLAKE_QUALITY_*`` (see :mod:`expectations.validate`).
+    ``run_at``: a scheduled run's time (its data interval end); without ``as_of``, freshness is judged at
+    the later of it and the newest fetch in bronze, so a lake whose ingest stopped fails the gate.
     """
     from expectations.validate import QualityOptions, validate
     from expectations.validate import gate as quality_gate
@@ -123,7 +126,7 @@ def run_validate(
             layers=layers,
             gold_root=lake.url(STAGING_GOLD),
             progress=progress,
-            options=QualityOptions.from_env(as_of=as_of, max_age=max_age_hours, full=full),
+            options=QualityOptions.from_env(as_of=as_of, max_age=max_age_hours, full=full, run_at=run_at),
         )
     if gate:
         quality_gate(report)

@@ -235,6 +235,12 @@ def test_schedule_and_source_come_from_the_environment() -> None:
     assert default_source({"TWEETLAKE_SOURCE": "api"}) == "api"
     with pytest.raises(ConfigError):
         default_source({"TWEETLAKE_SOURCE": "ftp"})
+    from orchestration.refresh import retry_delay_from_env
+
+    assert retry_delay_from_env({}) == timedelta(minutes=2)
+    assert retry_delay_from_env({"TWEETLAKE_RETRY_DELAY_SECONDS": "3"}) == timedelta(seconds=3)
+    with pytest.raises(ConfigError, match="TWEETLAKE_RETRY_DELAY_SECONDS"):
+        retry_delay_from_env({"TWEETLAKE_RETRY_DELAY_SECONDS": "soon"})
 
 
 def test_schedule_env_reaches_the_parsed_dag(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,17 @@ from typing import Any
 
 _SPEC = os.environ.get("TWEETLAKE_TEST_KILL_AT", "")
 _REMOVE = os.environ.get("TWEETLAKE_TEST_REMOVE_AT_KILL_POINT", "")  # instead of the kill
+# Under Airflow (tests/faults/test_airflow_faults.py) every task process arms the point: with _ONCE only the
+# first process to reach it is killed (the mark file says it happened), and every process forked after the
+# kill (the retry's task runner) works in _AFTER_KILL_WORK_DIR, as a retry on another worker would.
+_ONCE = os.environ.get("TWEETLAKE_TEST_KILL_ONCE", "") == "1"
+_AFTER_KILL_WORK_DIR = os.environ.get("TWEETLAKE_TEST_WORK_DIR_AFTER_KILL", "")
+
+
+def _after_fork() -> None:
+    mark = os.environ.get("TWEETLAKE_TEST_KILL_MARK")
+    if _AFTER_KILL_WORK_DIR and mark and os.path.exists(mark):
+        os.environ["TWEETLAKE_WORK_DIR"] = _AFTER_KILL_WORK_DIR
 
 
 def _arm(module: Any, attribute: str, nth: int) -> None:
@@ -34,6 +45,8 @@ def _arm(module: Any, attribute: str, nth: int) -> None:
             os.remove(_REMOVE)
         elif calls[0] == nth:
             mark = os.environ.get("TWEETLAKE_TEST_KILL_MARK")
+            if _ONCE and mark and os.path.exists(mark):
+                return original(*args, **kwargs)
             if mark:  # the test's proof that this point, not another failure, killed the run
                 with open(mark, "w") as f:
                     f.write(_SPEC)
@@ -65,6 +78,8 @@ class _ArmOnImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+if _AFTER_KILL_WORK_DIR:
+    os.register_at_fork(after_in_child=_after_fork)
 if _SPEC:
     _module, _attribute, _nth = _SPEC.split(":")
     sys.meta_path.insert(0, _ArmOnImport(_module, _attribute, int(_nth)))
