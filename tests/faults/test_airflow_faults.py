@@ -45,6 +45,7 @@ SECRET = "AAAAfaults-airflow-bearer-token-never-shown"
 def airflow_env(tmp_path: Path, airflow_db: str) -> Iterator[Settings]:
     """A local lake and work dir for tasks run in this process (``dag.test()``); os.environ put back after."""
     saved = dict(os.environ)
+    _forget_active_assets()
     os.environ.update(
         TWEETLAKE_LAKE=str(tmp_path / "lake"),
         TWEETLAKE_WORK_DIR=str(tmp_path / "work"),
@@ -56,6 +57,16 @@ def airflow_env(tmp_path: Path, airflow_db: str) -> Iterator[Settings]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _forget_active_assets() -> None:
+    """This worker's metadata DB may hold the DAG's assets for another test's lake (same names, other
+    URIs): Airflow would then keep this lake's assets inactive and fail the tasks that emit them."""
+    from airflow.models.asset import AssetActive
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(AssetActive).delete()
 
 
 def silver_ids(settings: Settings) -> list[str]:

@@ -19,6 +19,7 @@ def reference(
     monkeypatch: pytest.MonkeyPatch, newest: datetime | None, **options: Any
 ) -> tuple[datetime, str]:
     monkeypatch.setattr(run_module, "newest_fetch", lambda bronze: newest)
+    monkeypatch.setattr(run_module, "fetched_ahead", lambda bronze, limit: None)  # no clock ahead here
     fake = SimpleNamespace(options=QualityOptions.from_env({}, **options), bronze=None)
     return Run.reference_time(fake)  # type: ignore[arg-type]
 
