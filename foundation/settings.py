@@ -97,6 +97,13 @@ def split_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(";") if part.strip())
 
 
+# The X API's pay-per-use price of one post read ("Posts: Read", per resource returned), as documented at
+# https://docs.x.com/x-api/getting-started/pricing when read on 2026-12-03; TWEETLAKE_PRICE_PER_POST sets
+# the price a user's account pays (prices change; the Developer Console has the current one).
+DEFAULT_PRICE_PER_POST = 0.005
+PRICE_READ_ON = "2026-12-03"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know. Build it with :func:`load_settings`."""
@@ -110,6 +117,7 @@ class Settings:
     request_timeout: float = 30.0
     max_rate_limit_wait: float = 900.0
     build_batch_bytes: int = DEFAULT_BUILD_BATCH
+    price_per_post: float = DEFAULT_PRICE_PER_POST  # US$ per post read (`tweetlake plan`'s estimate)
 
     @property
     def remote(self) -> bool:
@@ -195,6 +203,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     - ``TWEETLAKE_REQUEST_TIMEOUT``, ``TWEETLAKE_MAX_RATE_LIMIT_WAIT``: seconds.
     - ``TWEETLAKE_BUILD_BATCH``: bronze bytes one dbt build reads at most (default 2GB); a larger backlog
       is built in batches (:mod:`dbt_runtime.backlog`). ``0``: one batch, whatever its size.
+    - ``TWEETLAKE_PRICE_PER_POST``: US$ per post read, for ``tweetlake plan`` (default: the documented
+      pay-per-use price, :data:`DEFAULT_PRICE_PER_POST`).
     """
     if env is None:
         env = os.environ
@@ -214,4 +224,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         request_timeout=_float_env(env, "TWEETLAKE_REQUEST_TIMEOUT", 30.0),
         max_rate_limit_wait=_float_env(env, "TWEETLAKE_MAX_RATE_LIMIT_WAIT", 900.0),
         build_batch_bytes=parse_bytes("TWEETLAKE_BUILD_BATCH", batch) if batch else DEFAULT_BUILD_BATCH,
+        price_per_post=_float_env(env, "TWEETLAKE_PRICE_PER_POST", DEFAULT_PRICE_PER_POST),
     )

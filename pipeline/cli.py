@@ -234,6 +234,21 @@ def cli(verbose: bool) -> None:
 
 
 @cli.command(
+    short_help="what the next API ingest would read and cost (counts first)",
+    help="Ask the API's counts endpoint (GET /2/tweets/counts/recent) how many posts each configured query "
+    "would read in the next ingest's window (--start-time/--end-time, or since its watermark), and print "
+    "the posts, requests and estimated cost at TWEETLAKE_PRICE_PER_POST. Reads no post, writes nothing.",
+)
+@click.option("--start-time", help="window start, ISO 8601 UTC (default: since each query's watermark)")
+@click.option("--end-time", help="window end, ISO 8601 UTC")
+@lake_option
+def plan(start_time: str | None, end_time: str | None, lake: str | None) -> None:
+    from pipeline import steps
+
+    print(steps.run_plan(_settings(lake), start_time=start_time, end_time=end_time).describe())
+
+
+@cli.command(
     cls=SectionedCommand,
     short_help="pull tweets into the bronze layer",
     help="Land raw API v2 response pages in <lake>/bronze.",

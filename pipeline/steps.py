@@ -29,6 +29,7 @@ from pipeline.query import silver_tables
 
 if TYPE_CHECKING:
     from expectations.validate import ValidationReport
+    from ingestion.plan import Plan
     from pipeline.maintain import MaintainSummary
     from pipeline.versions import RollbackSummary, Version
 
@@ -48,6 +49,18 @@ def run_ingest(
     ``allow_mixed_sources``: :mod:`ingestion.mixing`)."""
     pulls = make_source(source, settings, **options)
     return ingest_pulls(settings, pulls, progress=progress, allow_mixed_sources=allow_mixed_sources)
+
+
+def run_plan(settings: Settings, **options: Any) -> Plan:
+    """Count what the next API ingest would read and cost (:mod:`ingestion.plan`); reads no post and
+    writes nothing. ``options``: the API source's (``start_time``/``end_time``, and for tests ``session``,
+    ``sleep``, ``clock``)."""
+    from ingestion.plan import plan
+    from ingestion.sources.api import ApiSource
+
+    source = make_source("api", settings, **options)
+    assert isinstance(source, ApiSource)
+    return plan(settings, source)
 
 
 def ingest_pulls(

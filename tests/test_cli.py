@@ -16,7 +16,7 @@ import pytest
 from foundation.settings import ConfigError
 from pipeline import cli, steps
 
-COMMANDS = ("ingest", "build", "validate", "publish")
+COMMANDS = ("plan", "ingest", "build", "validate", "publish")
 COMMANDS += ("history", "rollback", "maintain", "sql", "refresh", "report")
 HEAVY = ("pandas", "dbt", "great_expectations", "duckdb", "deltalake")
 
@@ -39,6 +39,10 @@ def test_help_lists_every_command_in_pipeline_order(capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     "command,phrases",
     [
+        (
+            "plan",
+            ["GET /2/tweets/counts/recent", "TWEETLAKE_PRICE_PER_POST", "--start-time", "writes nothing"],
+        ),
         ("ingest", ["<lake>/bronze", "--source", "--end-date", "--start-time", "Source:"]),
         ("build", ["TWEETLAKE_BUILD_BATCH", "--select", "--full-refresh"]),
         ("validate", ["Great Expectations", "--layer"]),

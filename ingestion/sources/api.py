@@ -199,6 +199,21 @@ def _key_time(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+@dataclass(frozen=True)
+class QueryCount:
+    """What ``GET /2/tweets/counts/recent`` said of one query: the window asked for (``start_time`` and
+    ``end_time``, or ``since_id``), its buckets as sent (``start``, ``end``, ``tweet_count``) and notes."""
+
+    query: str
+    asked: dict[str, str]
+    buckets: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def posts(self) -> int:
+        return sum(int(b.get("tweet_count") or 0) for b in self.buckets)
+
+
 @dataclass
 class ApiSource:
     """Queries and accounts to pull from the API v2; see the module docstring for what a run does.
@@ -297,6 +312,35 @@ class ApiSource:
                 pull = self._pull(endpoint, account, watermarks, params, window)
                 pull.pages = self._timeline(client, pull, method, account, params)
                 yield pull
+
+    def counts(self, watermarks: WatermarkStore, granularity: str = "day") -> Iterator[QueryCount]:
+        """For each query, how many posts its next ingest would read: ``GET /2/tweets/counts/recent``
+        (tweepy's ``get_recent_tweets_count``) over the window that ingest would ask for (the one given,
+        or since the query's watermark, with the same 7-day fallback), through the same rate limits,
+        retries and error messages. Counts answer numbers, not posts. Timelines have no counts endpoint:
+        accounts are not counted."""
+        client = self.client()
+        window = self._request_window()
+        fetch = _caller(client.get_recent_tweets_count)
+        for query in self.queries:
+            params: dict[str, Any] = {"query": query, "granularity": granularity}
+            pull = self._pull("search_recent", query, watermarks, params, window)
+            buckets: list[dict[str, Any]] = []
+            token: str | None = None
+            seen: set[str] = set()
+            while True:  # recent counts come in one answer; follow a next_token should one come
+                sent = {**params, "next_token": token} if token else dict(params)
+                _, doc = self._request(pull, "counts_recent", functools.partial(fetch, sent))
+                if _only_errors(doc):
+                    errors = doc.get("errors") or [{}]
+                    why = errors[0].get("detail") or errors[0].get("title") or "errors only"
+                    raise ApiError(f"counts_recent {query!r}: the API answered only errors: {why}")
+                buckets.extend(b for b in doc.get("data") or [] if isinstance(b, dict))
+                token = _next_token(doc, seen, f"counts_recent {query!r}", len(seen) + 1)
+                if not token:
+                    break
+            asked = {k: v for k, v in params.items() if k in ("start_time", "end_time", "since_id")}
+            yield QueryCount(query, asked, tuple(buckets), tuple(pull.notes))
 
     def _request_window(self) -> tuple[datetime, datetime] | None:
         """The window as requested: checked against the search horizon, the end kept clear of 'now'."""
@@ -420,16 +464,9 @@ class ApiSource:
             if _only_errors(doc):
                 self._errors_only(pull, number, doc)
                 return
-            meta = doc.get("meta")
-            token = meta.get("next_token") if isinstance(meta, dict) else None
+            token = _next_token(doc, seen, f"{endpoint} {pull.stream!r}", number)
             if not token:
                 break
-            if token in seen:
-                raise ApiError(
-                    f"{endpoint} {pull.stream!r}: the API sent the same next_token twice ({token}) at page "
-                    f"{number}; stopping rather than looping (or landing its pages again). {UNCHANGED}"
-                )
-            seen.add(token)
         limit = TIMELINE_LIMITS.get(endpoint)
         if limit and tweets >= limit:
             note = (
@@ -626,6 +663,21 @@ def _forbidden(response: requests.Response) -> str:
         "the token is valid but may not make this request (an access level without this endpoint, or a "
         "protected or suspended account): check the App's access level and Project in the developer portal."
     )
+
+
+def _next_token(doc: dict[str, Any], seen: set[str], pull: str, number: int) -> str | None:
+    """The page's ``meta.next_token`` (None on the last page), added to ``seen``; one seen before (a loop)
+    fails the pull rather than fetching (and landing) the same pages again."""
+    meta = doc.get("meta")
+    token = meta.get("next_token") if isinstance(meta, dict) else None
+    if token and token in seen:
+        raise ApiError(
+            f"{pull}: the API sent the same next_token twice ({token}) at page {number}; stopping rather "
+            f"than looping (or landing its pages again). {UNCHANGED}"
+        )
+    if token:
+        seen.add(token)
+    return token
 
 
 def _only_errors(doc: dict[str, Any]) -> bool:

@@ -1,11 +1,12 @@
 """A fake Twitter API v2 on 127.0.0.1: real HTTP, real-shaped bodies, scripted failures.
 
-It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent``, ``/2/users/by/username/:u``,
-``/2/users/:id/tweets`` and ``/2/users/:id/mentions``, with the documented behaviour the source relies
-on: newest first; ``since_id``/``until_id``/``start_time``/``end_time`` filtering; pagination through
-``meta.next_token`` (sent back as ``next_token`` on search, ``pagination_token`` on timelines); the
-7-day limit of recent search; ``x-rate-limit-*`` headers; and the API's error bodies (problem JSON:
-401, 403 client-not-enrolled, 429 with reset headers, 429 UsageCapExceeded, 5xx, 400 invalid request).
+It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent``, ``/2/tweets/counts/recent``,
+``/2/users/by/username/:u``, ``/2/users/:id/tweets`` and ``/2/users/:id/mentions``, with the documented
+behaviour the source relies on: newest first; ``since_id``/``until_id``/``start_time``/``end_time``
+filtering; pagination through ``meta.next_token`` (sent back as ``next_token`` on search,
+``pagination_token`` on timelines); the 7-day limit of recent search; counts per minute, hour or day;
+``x-rate-limit-*`` headers; and the API's error bodies (problem JSON: 401, 403 client-not-enrolled, 429
+with reset headers, 429 UsageCapExceeded, 5xx, 400 invalid request).
 Partial errors ride along in 200 responses when asked for.
 
 Failures are scripted with :meth:`FakeTwitter.fail`: a status and body instead of the answer, or the real
@@ -369,6 +370,10 @@ class FakeTwitter:
             if "query" not in req.params:
                 return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
             return self._tweets(req, self.search.get(req.params["query"], []), horizon=True)
+        if req.path == "/2/tweets/counts/recent":
+            if "query" not in req.params:
+                return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
+            return self._counts(req, self.search.get(req.params["query"], []))
         if parts[:4] == ["2", "users", "by", "username"] and len(parts) == 5:
             user = self.users.get(parts[4].lower())
             if user is None:
@@ -397,6 +402,47 @@ class FakeTwitter:
             404,
             {},
             {"title": "Not Found Error", "type": "about:blank", "status": 404, "detail": "Not Found"},
+        )
+
+    def _counts(self, req: Request, corpus: list[dict[str, Any]]) -> tuple[int, dict, Any]:
+        """``GET /2/tweets/counts/recent`` as documented: the matching tweets of the last 7 days (or since
+        ``since_id``, which wins over ``start_time``), counted per ``granularity`` (minute, hour, day;
+        default hour) in buckets on the granularity's boundaries, the first starting at ``start_time``,
+        each ``{"end", "start", "tweet_count"}``; ``meta.total_tweet_count`` their sum. Recent counts
+        send every bucket in one answer (no ``next_token``)."""
+        p = req.params
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        granularity = p.get("granularity", "hour")
+        step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+        if granularity not in step:
+            return 400, {}, _invalid("granularity", granularity, f"Invalid 'granularity':'{granularity}'.")
+        end = _ts(p["end_time"]) if "end_time" in p else now - timedelta(seconds=30)
+        start = _ts(p["start_time"]) if "start_time" in p else end - timedelta(days=7)
+        if "start_time" in p and start < now - timedelta(days=7):
+            return 400, {}, _invalid("start_time", p["start_time"], "'start_time' must be within 7 days")
+        if "since_id" in p:  # since_id wins: start_time is ignored, the buckets span the 7 days
+            start = end - timedelta(days=7)
+        tweets = [t for t in corpus if start <= _ts(t["created_at"]) < end]
+        if "since_id" in p:
+            tweets = [t for t in tweets if int(t["id"]) > int(p["since_id"])]
+        if "until_id" in p:
+            tweets = [t for t in tweets if int(t["id"]) < int(p["until_id"])]
+        floor = {
+            "minute": lambda t: t.replace(second=0, microsecond=0),
+            "hour": lambda t: t.replace(minute=0, second=0, microsecond=0),
+            "day": lambda t: t.replace(hour=0, minute=0, second=0, microsecond=0),
+        }[granularity]
+        buckets: list[dict[str, Any]] = []
+        lower = start
+        while lower < end:
+            upper = min(floor(lower) + step[granularity], end)
+            count = sum(1 for t in tweets if lower <= _ts(t["created_at"]) < upper)
+            buckets.append({"end": iso(upper), "start": iso(lower), "tweet_count": count})
+            lower = upper
+        return (
+            200,
+            {},
+            {"data": buckets, "meta": {"total_tweet_count": sum(b["tweet_count"] for b in buckets)}},
         )
 
     def _size(self, params: dict[str, str]) -> int:
