@@ -118,6 +118,7 @@ class Settings:
     max_rate_limit_wait: float = 900.0
     build_batch_bytes: int = DEFAULT_BUILD_BATCH
     price_per_post: float = DEFAULT_PRICE_PER_POST  # US$ per post read (`tweetlake plan`'s estimate)
+    max_posts_per_run: int | None = None  # posts one API ingest may read; None: no limit
 
     @property
     def remote(self) -> bool:
@@ -205,6 +206,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
       is built in batches (:mod:`dbt_runtime.backlog`). ``0``: one batch, whatever its size.
     - ``TWEETLAKE_PRICE_PER_POST``: US$ per post read, for ``tweetlake plan`` (default: the documented
       pay-per-use price, :data:`DEFAULT_PRICE_PER_POST`).
+    - ``TWEETLAKE_MAX_POSTS_PER_RUN``: the posts one API ingest may read; checked before each request, the
+      run stops cleanly there (default: no limit).
     """
     if env is None:
         env = os.environ
@@ -225,4 +228,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_rate_limit_wait=_float_env(env, "TWEETLAKE_MAX_RATE_LIMIT_WAIT", 900.0),
         build_batch_bytes=parse_bytes("TWEETLAKE_BUILD_BATCH", batch) if batch else DEFAULT_BUILD_BATCH,
         price_per_post=_float_env(env, "TWEETLAKE_PRICE_PER_POST", DEFAULT_PRICE_PER_POST),
+        max_posts_per_run=_posts_env(env, "TWEETLAKE_MAX_POSTS_PER_RUN"),
     )
+
+
+def _posts_env(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip().replace("_", "").replace(",", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 10:
+        raise ConfigError(
+            f"{name}={env[name]!r}: expected a whole number of posts, 10 or more (a page holds 10 at least)"
+        )
+    return int(raw)

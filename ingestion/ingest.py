@@ -24,6 +24,7 @@ class IngestSummary:
     run_id: str
     runs: list[RunSummary] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    stops: list[str] = field(default_factory=list)  # pulls stopped early at a budget, and why
     seconds: float = 0.0
 
     @property
@@ -51,6 +52,7 @@ class IngestSummary:
             "partial_errors": self.partial_errors,
             "rate_limit_waits": self.rate_limit_waits,
             "problems": self.problems,
+            "stops": self.stops,
             "seconds": round(self.seconds, 3),
             "runs": [r.to_dict() for r in self.runs],
         }
@@ -66,6 +68,8 @@ class IngestSummary:
             line += f"; waited {self.rate_limit_waits} time(s) for a rate-limit window"
         if self.problems:
             line += f"; {len(self.problems)} problem(s) skipped, see above"
+        for stop in self.stops:
+            line += f"\n  stopped: {stop}"
         return line
 
 
@@ -122,8 +126,12 @@ def ingest(
                 raise
             run.summary.rate_limit_waits = pull.rate_limit_waits
             result = run.commit()
-            if pull.incremental:
+            if pull.incremental and pull.stopped:
+                watermarks.hold(pull.endpoint, pull.stream, pull.oldest_id, result.newest_id, result.run_key)
+            elif pull.incremental:
                 watermarks.advance(pull.endpoint, pull.stream, result.newest_id, result.run_key)
+            if pull.stopped:
+                summary.stops.append(pull.stopped)
             summary.runs.append(result)
             reporter.end_pull(
                 f"  {pull.endpoint} {pull.stream!r} {result.ingest_date}: {result.pages} pages, "

@@ -91,7 +91,9 @@ def estimate(count: QueryCount, max_results: int, price: float) -> Estimate:
     """One query's posts, requests (a page of ``max_results`` posts each; one request even for none) and
     cost."""
     asked = count.asked
-    if "since_id" in asked:
+    if "until_id" in asked:  # the gap a pull stopped at a budget left: read first
+        window = f"since {asked.get('since_id', 'the start')}, until {asked['until_id']}"
+    elif "since_id" in asked:
         window = f"since {asked['since_id']}"
     elif "start_time" in asked:
         window = f"{asked['start_time']} .. {asked.get('end_time', 'now')}"

@@ -51,6 +51,7 @@ def make_source(kind: str, settings: Settings, **options: Any) -> Source:
             accounts=settings.accounts,
             timeout=settings.request_timeout,
             max_rate_limit_wait=settings.max_rate_limit_wait,
+            max_posts=settings.max_posts_per_run,
             **options,
         )
     raise ConfigError(f"unknown source {kind!r}: choose one of {', '.join(SOURCES)}")

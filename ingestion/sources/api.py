@@ -168,6 +168,8 @@ SEARCH_HORIZON = timedelta(days=7)
 # The API refuses an end_time less than 10 s before the request; stay clear of it.
 END_TIME_MARGIN = timedelta(seconds=30)
 TIMELINE_LIMITS = {"user_tweets": 3200, "user_mentions": 800}
+# The smallest max_results each endpoint takes (search: 10 to 100; timelines and mentions: 5 to 100)
+MIN_RESULTS = {"search_recent": 10, "user_tweets": 5, "user_mentions": 5}
 # A tweet is minted before the page holding it is sent; a minute absorbs the skew between this clock and the
 # API's. An id minted later than that is no ground for the watermark (see ApiSource._newest_inside).
 CLOCK_SKEW = timedelta(minutes=1)
@@ -238,6 +240,8 @@ class ApiSource:
     name: str = "api"
     ingest_date: date = field(default_factory=lambda: utcnow().date())
     problems: list[str] = field(default_factory=list)
+    max_posts: int | None = None  # posts this run may read (TWEETLAKE_MAX_POSTS_PER_RUN); None: no limit
+    posts_read: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.bearer_token, Secret):
@@ -298,6 +302,8 @@ class ApiSource:
         client = self.client()
         window = self._request_window()
         for query in self.queries:
+            if self._spent("search_recent", repr(query)):
+                return
             params = {"query": query, "max_results": self.max_results, **FIELDS}
             pull = self._pull("search_recent", query, watermarks, params, window)
             fetch = _caller(client.search_recent_tweets)
@@ -308,6 +314,8 @@ class ApiSource:
                 ("user_tweets", client.get_users_tweets),
                 ("user_mentions", client.get_users_mentions),
             ):
+                if self._spent(endpoint, f"@{account}"):
+                    return
                 params = {"max_results": self.max_results, **FIELDS}
                 pull = self._pull(endpoint, account, watermarks, params, window)
                 pull.pages = self._timeline(client, pull, method, account, params)
@@ -339,8 +347,44 @@ class ApiSource:
                 token = _next_token(doc, seen, f"counts_recent {query!r}", len(seen) + 1)
                 if not token:
                     break
-            asked = {k: v for k, v in params.items() if k in ("start_time", "end_time", "since_id")}
+            asked = {
+                k: v for k, v in params.items() if k in ("start_time", "end_time", "since_id", "until_id")
+            }
             yield QueryCount(query, asked, tuple(buckets), tuple(pull.notes))
+
+    # -- the budget -----------------------------------------------------------------------------------------
+    def _page_cap(self, endpoint: str) -> int | None:
+        """The most posts the next page may bring within the run's budget: None without one, 0 when the
+        rest is below the endpoint's smallest page (it cannot be asked for fewer)."""
+        if self.max_posts is None:
+            return None
+        left = self.max_posts - self.posts_read
+        return left if left >= MIN_RESULTS.get(endpoint, 10) else 0
+
+    def _spent(self, endpoint: str, stream: str) -> bool:
+        """The budget is spent before ``stream``'s pull started: note it and stop the run's pulls."""
+        if self._page_cap(endpoint) != 0:
+            return False
+        self._problem(
+            f"{endpoint} {stream} and the streams after it: not pulled, the run's budget of "
+            f"{self.max_posts:,} posts read (TWEETLAKE_MAX_POSTS_PER_RUN) is spent; the next run starts "
+            "from their watermarks"
+        )
+        return True
+
+    def _stop_at_budget(self, pull: Pull, endpoint: str, pages: int) -> None:
+        where = f"the oldest post landed ({pull.oldest_id})" if pull.oldest_id else "its watermark"
+        after = (
+            f"the next run reads the rest first, from {where} down to the watermark"
+            if pull.incremental
+            else "the window is incomplete (its newest posts landed): rerun it with a larger budget "
+            "(its pages are replaced, not duplicated)"
+        )
+        pull.stopped = (
+            f"{endpoint} {pull.stream!r}: stopped after {pages} page(s) at the run's budget of "
+            f"{self.max_posts:,} posts read (TWEETLAKE_MAX_POSTS_PER_RUN); the pages read are kept, {after}"
+        )
+        log.warning("%s", pull.stopped)
 
     def _request_window(self) -> tuple[datetime, datetime] | None:
         """The window as requested: checked against the search horizon, the end kept clear of 'now'."""
@@ -373,9 +417,11 @@ class ApiSource:
             key = f"window-{_key_time(start)}-{_key_time(end)}"
             return Pull(endpoint, stream, key, start.date(), (), incremental=False)
         mark = watermarks.get(endpoint, stream)
-        pull = Pull(
-            endpoint, stream, f"since-{mark.since_id or 'none'}", self.ingest_date, (), incremental=True
-        )
+        key = f"since-{mark.since_id or 'none'}"
+        if mark.pending_until_id:  # an earlier pull stopped at a budget: read the gap it left first
+            params["until_id"] = mark.pending_until_id
+            key += f"-until-{mark.pending_until_id}"
+        pull = Pull(endpoint, stream, key, self.ingest_date, (), incremental=True)
         if mark.since_id:
             horizon = self.now() - SEARCH_HORIZON + timedelta(minutes=1)
             if endpoint == "search_recent" and snowflake_time(mark.since_id) < horizon:
@@ -447,9 +493,17 @@ class ApiSource:
             sent = dict(params)
             if token:
                 sent[token_param] = token
+            cap = self._page_cap(endpoint)
+            if cap == 0:
+                self._stop_at_budget(pull, endpoint, number - 1)
+                return
+            if cap is not None:
+                sent["max_results"] = min(int(sent.get("max_results", self.max_results)), cap)
             response, doc = self._request(pull, endpoint, functools.partial(fetch, sent))
             count, errors, _ = page_counts(doc)
             tweets += count
+            self.posts_read += count
+            pull.oldest_id = _oldest(doc, pull.oldest_id)
             yield Page(
                 response.content,
                 endpoint,
@@ -663,6 +717,19 @@ def _forbidden(response: requests.Response) -> str:
         "the token is valid but may not make this request (an access level without this endpoint, or a "
         "protected or suspended account): check the App's access level and Project in the developer portal."
     )
+
+
+def _oldest(doc: dict[str, Any], oldest: str | None) -> str | None:
+    """The smaller of ``oldest`` and the page's oldest post id (its ``data``, not ``includes``)."""
+    data = doc.get("data")
+    ids = (
+        [int(t["id"]) for t in data if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+        if isinstance(data, list)
+        else []
+    )
+    if oldest:
+        ids.append(int(oldest))
+    return str(min(ids)) if ids else None
 
 
 def _next_token(doc: dict[str, Any], seen: set[str], pull: str, number: int) -> str | None:

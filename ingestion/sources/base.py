@@ -20,7 +20,8 @@ class Pull:
 
     ``run_key`` is deterministic for the same request (window, watermark, file): rerunning it replaces its
     bronze pages. When ``incremental`` is true the stream's ``since_id`` watermark advances to the newest id
-    seen, after every page is committed.
+    seen, after every page is committed; a pull ``stopped`` early (a budget) holds it and records the gap
+    below ``oldest_id`` instead (:meth:`ingestion.watermarks.WatermarkStore.hold`).
 
     ``rate_limit_waits`` counts the waits for a spent rate-limit window while fetching the pages (the
     source increments it; the driver copies it into the run summary). ``on_wait``, when the driver sets it,
@@ -37,6 +38,8 @@ class Pull:
     notes: list[str] = field(default_factory=list)
     rate_limit_waits: int = 0
     on_wait: Callable[[float, str], None] | None = field(default=None, repr=False)
+    stopped: str | None = None  # why the pull ended before its last page (a budget), if it did
+    oldest_id: str | None = None  # the oldest post id landed (where a stopped pull carries on from)
 
     def waiting(self, seconds: float, message: str) -> None:
         """Count a rate-limit wait and announce it (see ``on_wait``); called by sources before sleeping."""
