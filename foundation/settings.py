@@ -119,6 +119,9 @@ class Settings:
     build_batch_bytes: int = DEFAULT_BUILD_BATCH
     price_per_post: float = DEFAULT_PRICE_PER_POST  # US$ per post read (`tweetlake plan`'s estimate)
     max_posts_per_run: int | None = None  # posts one API ingest may read; None: no limit
+    monthly_post_budget: int | None = (
+        None  # posts API ingests may read per calendar month (UTC); None: no limit
+    )
 
     @property
     def remote(self) -> bool:
@@ -207,7 +210,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     - ``TWEETLAKE_PRICE_PER_POST``: US$ per post read, for ``tweetlake plan`` (default: the documented
       pay-per-use price, :data:`DEFAULT_PRICE_PER_POST`).
     - ``TWEETLAKE_MAX_POSTS_PER_RUN``: the posts one API ingest may read; checked before each request, the
-      run stops cleanly there (default: no limit).
+      run stops cleanly there (default: no limit). ``TWEETLAKE_MONTHLY_POST_BUDGET``: the same for a calendar
+      month (UTC), against the spend ledger in the lake (:mod:`ingestion.spend`).
     """
     if env is None:
         env = os.environ
@@ -229,6 +233,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         build_batch_bytes=parse_bytes("TWEETLAKE_BUILD_BATCH", batch) if batch else DEFAULT_BUILD_BATCH,
         price_per_post=_float_env(env, "TWEETLAKE_PRICE_PER_POST", DEFAULT_PRICE_PER_POST),
         max_posts_per_run=_posts_env(env, "TWEETLAKE_MAX_POSTS_PER_RUN"),
+        monthly_post_budget=_posts_env(env, "TWEETLAKE_MONTHLY_POST_BUDGET"),
     )
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foundation.lake import Lake
+from ingestion import spend
 from ingestion.bronze import BronzeRun, RunSummary, new_run_id
 from ingestion.mixing import FORCE_FLAG, check_sources
 from ingestion.progress import Reporter
-from ingestion.sources.base import Source
+from ingestion.sources.base import Pull, Source
 from ingestion.watermarks import WatermarkStore
 
 log = logging.getLogger(__name__)
@@ -117,13 +118,17 @@ def ingest(
             )
             reporter.start_pull(pull.endpoint, pull.stream)
             pull.on_wait = reporter.waiting
+            requests = posts = 0
             try:
                 for page in pull.pages:
                     run.add(page)
+                    requests, posts = requests + 1, posts + (page.tweet_count or 0)
                     reporter.page(page.tweet_count or 0)
             except BaseException:
                 _keep_partial(run)
+                _record_spend(lake, source.name, pull, summary.run_id, requests, posts, failed=True)
                 raise
+            _record_spend(lake, source.name, pull, summary.run_id, requests, posts)
             run.summary.rate_limit_waits = pull.rate_limit_waits
             result = run.commit()
             if pull.incremental and pull.stopped:
@@ -142,6 +147,19 @@ def ingest(
     summary.problems = [str(p) for p in getattr(source, "problems", [])]
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _record_spend(
+    lake: Lake, source: str, pull: Pull, run_id: str, requests: int, posts: int, *, failed: bool = False
+) -> None:
+    """The pull's reads in the spend ledger (:mod:`ingestion.spend`): billed even when the pull failed."""
+    complete = not failed and not pull.stopped
+    try:
+        spend.spent(lake, source, pull.endpoint, pull.stream, run_id, requests, posts, complete)
+    except Exception as exc:  # a failed pull's own error matters more; a good pull's spend must be kept
+        if not failed:
+            raise
+        log.warning("could not record the %d post(s) this failed pull read: %s", posts, exc)
 
 
 def _keep_partial(run: BronzeRun) -> None:

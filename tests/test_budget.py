@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 import requests
 
-from foundation.lake import Lake
+from foundation.lake import Lake, LakeError
+from foundation.layout import SPEND
 from foundation.settings import ConfigError, Secret, Settings, load_settings
+from ingestion import spend
+from ingestion.http import ApiError
 from ingestion.ingest import IngestSummary, ingest
 from ingestion.sources import make_source
 from ingestion.watermarks import WatermarkStore
@@ -24,13 +27,16 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 SEARCH = "/2/tweets/search/recent"
 
 
-def run(fake: FakeTwitter, session: requests.Session, lake: Lake, budget: int | None) -> IngestSummary:
+def run(
+    fake: FakeTwitter, session: requests.Session, lake: Lake, budget: int | None, monthly: int | None = None
+) -> IngestSummary:
     settings = Settings(
         lake=lake.root,
         queries=QUERIES,
         accounts=(),
         bearer_token=Secret(fake.token),
         max_posts_per_run=budget,
+        monthly_post_budget=monthly,
     )
     return ingest(make_source("api", settings, session=session, sleep=lambda _: None), lake)
 
@@ -90,6 +96,15 @@ def test_a_budget_stops_each_run_cleanly_and_the_next_runs_close_the_gap(
     assert fourth.tweets == 5 and sent(fake_twitter, 0)[-2]["since_id"] == every[-1]
     assert len(landed(lake, QUERIES[0])) == len(set(landed(lake, QUERIES[0]))) == 255
 
+    # the spend ledger holds every read: per run and stream, with the stopped pulls marked incomplete
+    records = spend.ledger(lake)
+    assert sum(r.posts for r in records) == 120 + 120 + 52 + 5 == spend.posts_this_month(lake)
+    assert [(r.stream, r.posts, r.requests, r.complete) for r in records[:2]] == [
+        (QUERIES[0], 120, 2, False),
+        (QUERIES[0], 120, 2, False),
+    ]
+    assert {r.run_id for r in records} == {s.run_id for s in (first, second, third, fourth)}
+
 
 def test_without_a_budget_nothing_changes(
     fake_twitter: FakeTwitter, twitter_session: requests.Session, tmp_path: Path
@@ -106,3 +121,29 @@ def test_a_budget_that_is_not_a_count_of_posts_is_refused(raw: str) -> None:
     with pytest.raises(ConfigError, match="TWEETLAKE_MAX_POSTS_PER_RUN"):
         load_settings({"TWEETLAKE_MAX_POSTS_PER_RUN": raw})
     assert load_settings({"TWEETLAKE_MAX_POSTS_PER_RUN": "10_000"}).max_posts_per_run == 10_000
+
+
+def test_the_monthly_budget_counts_the_ledger_and_a_failed_pull_is_billed_too(
+    fake_twitter: FakeTwitter, twitter_session: requests.Session, tmp_path: Path
+) -> None:
+    fake_twitter.search[QUERIES[0]] = make_tweets(250, NOW - timedelta(minutes=9), seq=0)
+    lake = Lake(str(tmp_path / "lake"))
+    # page 2 fails with a 503 storm longer than the retries: the 100 posts of page 1 were read (billed)
+    fake_twitter.fail(503, times=-1, page=2, path=SEARCH)
+    with pytest.raises(ApiError):
+        run(fake_twitter, twitter_session, lake, None)
+    [failed] = spend.ledger(lake)
+    assert (failed.posts, failed.requests, failed.complete, failed.source) == (100, 1, False, "api")
+
+    fake_twitter.faults.clear()
+    summary = run(fake_twitter, twitter_session, lake, None, monthly=180)  # 100 of it already spent
+    assert summary.tweets == 80 and "this month's budget of 180 (100 read before)" in summary.stops[0]
+    assert "TWEETLAKE_MONTHLY_POST_BUDGET" in summary.stops[0]
+    assert spend.posts_this_month(lake) == 180
+
+    # a damaged record stops the next budgeted run, naming it, instead of checking a wrong sum
+    [rel] = [r for r in lake.glob(f"{SPEND}/*/*.json") if summary.run_id in r][:1]
+    lake.write_bytes(rel, b"{not json")
+    with pytest.raises(LakeError, match="not a spend ledger record") as damaged:
+        run(fake_twitter, twitter_session, lake, None, monthly=1000)
+    assert rel in str(damaged.value)

@@ -52,6 +52,7 @@ def make_source(kind: str, settings: Settings, **options: Any) -> Source:
             timeout=settings.request_timeout,
             max_rate_limit_wait=settings.max_rate_limit_wait,
             max_posts=settings.max_posts_per_run,
+            monthly_posts=settings.monthly_post_budget,
             **options,
         )
     raise ConfigError(f"unknown source {kind!r}: choose one of {', '.join(SOURCES)}")

@@ -40,6 +40,7 @@ import tweepy
 
 from foundation.settings import ConfigError, Secret
 from foundation.times import parse_utc, utcnow
+from ingestion import spend
 from ingestion.http import (
     ApiError,
     Backoff,
@@ -241,7 +242,9 @@ class ApiSource:
     ingest_date: date = field(default_factory=lambda: utcnow().date())
     problems: list[str] = field(default_factory=list)
     max_posts: int | None = None  # posts this run may read (TWEETLAKE_MAX_POSTS_PER_RUN); None: no limit
+    monthly_posts: int | None = None  # posts a calendar month may read (TWEETLAKE_MONTHLY_POST_BUDGET)
     posts_read: int = field(default=0, init=False)
+    month_used: int = field(default=0, init=False)  # read this month before this run (the spend ledger)
 
     def __post_init__(self) -> None:
         if not isinstance(self.bearer_token, Secret):
@@ -301,6 +304,8 @@ class ApiSource:
     def pulls(self, watermarks: WatermarkStore) -> Iterator[Pull]:
         client = self.client()
         window = self._request_window()
+        if self.monthly_posts is not None:
+            self.month_used = spend.posts_this_month(watermarks.lake, self.now())
         for query in self.queries:
             if self._spent("search_recent", repr(query)):
                 return
@@ -353,22 +358,46 @@ class ApiSource:
             yield QueryCount(query, asked, tuple(buckets), tuple(pull.notes))
 
     # -- the budget -----------------------------------------------------------------------------------------
+    def _left(self) -> tuple[int, str] | None:
+        """The posts the budgets leave and the budget that leaves the fewest (its name and size), or None
+        without a budget."""
+        budgets = []
+        if self.max_posts is not None:
+            budgets.append((self.max_posts - self.posts_read, f"the run's budget of {self.max_posts:,}"))
+        if self.monthly_posts is not None:
+            left = self.monthly_posts - self.month_used - self.posts_read
+            budgets.append(
+                (
+                    left,
+                    f"this month's budget of {self.monthly_posts:,} ({self.month_used:,} read before)",
+                )
+            )
+        return min(budgets) if budgets else None
+
     def _page_cap(self, endpoint: str) -> int | None:
-        """The most posts the next page may bring within the run's budget: None without one, 0 when the
-        rest is below the endpoint's smallest page (it cannot be asked for fewer)."""
-        if self.max_posts is None:
+        """The most posts the next page may bring within the budgets: None without one, 0 when the rest
+        is below the endpoint's smallest page (it cannot be asked for fewer)."""
+        left = self._left()
+        if left is None:
             return None
-        left = self.max_posts - self.posts_read
-        return left if left >= MIN_RESULTS.get(endpoint, 10) else 0
+        return left[0] if left[0] >= MIN_RESULTS.get(endpoint, 10) else 0
+
+    def _budget_name(self) -> str:
+        left = self._left()
+        variable = (
+            "TWEETLAKE_MAX_POSTS_PER_RUN"
+            if left and left[1].startswith("the run")
+            else "TWEETLAKE_MONTHLY_POST_BUDGET"
+        )
+        return f"{left[1] if left else ''} posts read ({variable})"
 
     def _spent(self, endpoint: str, stream: str) -> bool:
         """The budget is spent before ``stream``'s pull started: note it and stop the run's pulls."""
         if self._page_cap(endpoint) != 0:
             return False
         self._problem(
-            f"{endpoint} {stream} and the streams after it: not pulled, the run's budget of "
-            f"{self.max_posts:,} posts read (TWEETLAKE_MAX_POSTS_PER_RUN) is spent; the next run starts "
-            "from their watermarks"
+            f"{endpoint} {stream} and the streams after it: not pulled, {self._budget_name()} is spent; "
+            "the next run starts from their watermarks"
         )
         return True
 
@@ -381,8 +410,8 @@ class ApiSource:
             "(its pages are replaced, not duplicated)"
         )
         pull.stopped = (
-            f"{endpoint} {pull.stream!r}: stopped after {pages} page(s) at the run's budget of "
-            f"{self.max_posts:,} posts read (TWEETLAKE_MAX_POSTS_PER_RUN); the pages read are kept, {after}"
+            f"{endpoint} {pull.stream!r}: stopped after {pages} page(s) at {self._budget_name()}; the pages "
+            f"read are kept, {after}"
         )
         log.warning("%s", pull.stopped)
 
