@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from foundation.lake import Lake
 from foundation.settings import DEFAULT_PRICE_PER_POST, PRICE_READ_ON, Settings
+from ingestion import spend
 from ingestion.sources.api import ApiSource, QueryCount
 from ingestion.watermarks import WatermarkStore
 
@@ -35,6 +36,9 @@ class Plan:
     estimates: tuple[Estimate, ...]
     accounts: tuple[str, ...]  # not counted
     price_per_post: float
+    month_used: int = 0  # posts read this month so far (the spend ledger)
+    run_budget: int | None = None  # TWEETLAKE_MAX_POSTS_PER_RUN
+    monthly_budget: int | None = None  # TWEETLAKE_MONTHLY_POST_BUDGET
 
     @property
     def posts(self) -> int:
@@ -71,6 +75,7 @@ class Plan:
                 f"not counted: {names} (timelines and mentions have no counts endpoint; each serves at "
                 "most its 3,200 most recent posts)"
             )
+        lines += self._budget_lines()
         source = (
             f"the documented pay-per-use price, read on {PRICE_READ_ON}"
             if self.price_per_post == DEFAULT_PRICE_PER_POST
@@ -81,6 +86,21 @@ class Plan:
             "your account's price). Posts only: expanded users and referenced posts may be billed too."
         )
         return "\n".join(lines)
+
+    def _budget_lines(self) -> list[str]:
+        """Where the plan stands against the budgets: the next ingest stops at the smaller one."""
+        lines = [f"this month: {self.month_used:,} posts read so far (spend ledger, _state/spend/)"]
+        if self.run_budget is not None and self.posts > self.run_budget:
+            lines.append(
+                f"over TWEETLAKE_MAX_POSTS_PER_RUN ({self.run_budget:,}): the next ingest stops there and "
+                f"the runs after it read the rest ({math.ceil(self.posts / self.run_budget)} runs in all)"
+            )
+        if self.monthly_budget is not None:
+            left = max(0, self.monthly_budget - self.month_used)
+            verdict = "fits" if self.posts <= left else f"does not fit: {self.posts - left:,} posts over"
+            budget = f"TWEETLAKE_MONTHLY_POST_BUDGET {self.monthly_budget:,}"
+            lines.append(f"{budget}: {left:,} left this month; the plan {verdict}")
+        return lines
 
 
 def money(value: float) -> str:
@@ -106,8 +126,16 @@ def estimate(count: QueryCount, max_results: int, price: float) -> Estimate:
 
 def plan(settings: Settings, source: ApiSource) -> Plan:
     """Count each configured query's next pull (no post is read, nothing is written to the lake)."""
-    watermarks = WatermarkStore(Lake.from_settings(settings))
+    lake = Lake.from_settings(settings)
+    watermarks = WatermarkStore(lake)
     estimates = tuple(
         estimate(count, source.max_results, settings.price_per_post) for count in source.counts(watermarks)
     )
-    return Plan(estimates, source.accounts, settings.price_per_post)
+    return Plan(
+        estimates,
+        source.accounts,
+        settings.price_per_post,
+        spend.posts_this_month(lake, source.now()),
+        settings.max_posts_per_run,
+        settings.monthly_post_budget,
+    )

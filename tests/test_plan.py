@@ -86,6 +86,17 @@ def test_plan_counts_each_query_as_the_ingest_then_reads_it(
     said = plan.describe()
     assert f"{plan.posts:,}" in said and "$0.005 per post read" in said and "@duckdb" in said
     assert "the documented pay-per-use price" in said
+    assert "this month: 0 posts read so far" in said and "TWEETLAKE_MONTHLY_POST_BUDGET" not in said
+
+    # after that ingest, against budgets: the ledger's reads count, the run's budget splits the pull
+    budgeted = settings.with_overrides(monthly_post_budget=plan.posts + 50, max_posts_per_run=100)
+    again = steps.run_plan(budgeted, session=twitter_session, sleep=no_wait, **asked).describe()
+    assert f"this month: {plan.posts:,} posts read so far" in again
+    assert (
+        f"TWEETLAKE_MONTHLY_POST_BUDGET {plan.posts + 50:,}: 50 left this month; the plan does not fit"
+        in again
+    )
+    assert "over TWEETLAKE_MAX_POSTS_PER_RUN (100): the next ingest stops there" in again
 
 
 def test_plan_counts_since_the_watermark_after_an_ingest(
