@@ -249,6 +249,32 @@ def plan(start_time: str | None, end_time: str | None, lake: str | None) -> None
 
 
 @cli.command(
+    short_help="full-archive backfill of a query, in windows, resumable",
+    help="Ingest [--since, --until) through full-archive search (GET /2/tweets/search/all; Pro or Enterprise "
+    "access) in windows (a day by default), oldest first. Complete windows are recorded in "
+    "<lake>/_state/coverage/ and skipped by a rerun, which carries on after a crash or a budget stop "
+    "(TWEETLAKE_MAX_POSTS_PER_RUN counts the whole backfill).",
+)
+@click.option(
+    "--query", "queries", multiple=True, help="a query to backfill (repeatable; default TWEETLAKE_QUERIES)"
+)
+@click.option("--since", required=True, help="start, ISO 8601 UTC date or time (inclusive)")
+@click.option("--until", required=True, help="end, ISO 8601 UTC date or time (exclusive)")
+@click.option("--window-hours", type=float, default=24.0, help="hours per window (default 24)")
+@lake_option
+def backfill(queries: tuple[str, ...], since: str, until: str, window_hours: float, lake: str | None) -> None:
+    from datetime import timedelta
+
+    from pipeline import steps
+
+    window = timedelta(hours=window_hours)
+    for summary in steps.run_backfill(
+        _settings(lake), since, until, queries=queries, window=window, progress=say
+    ):
+        print(summary.describe())
+
+
+@cli.command(
     cls=SectionedCommand,
     short_help="pull tweets into the bronze layer",
     help="Land raw API v2 response pages in <lake>/bronze.",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dbt_runtime.runner import BuildSummary, build
@@ -19,6 +20,7 @@ from foundation.lake import Lake
 from foundation.layout import GOLD, SILVER, STAGING_GOLD
 from foundation.lease import lake_lease
 from foundation.settings import Settings
+from foundation.times import parse_utc
 from foundation.workdir import lake_lock
 from ingestion.bronze import new_run_id
 from ingestion.ingest import IngestSummary, ingest
@@ -29,6 +31,7 @@ from pipeline.query import silver_tables
 
 if TYPE_CHECKING:
     from expectations.validate import ValidationReport
+    from ingestion.backfill import BackfillSummary
     from ingestion.plan import Plan
     from pipeline.maintain import MaintainSummary
     from pipeline.versions import RollbackSummary, Version
@@ -61,6 +64,40 @@ def run_plan(settings: Settings, **options: Any) -> Plan:
     source = make_source("api", settings, **options)
     assert isinstance(source, ApiSource)
     return plan(settings, source)
+
+
+def run_backfill(
+    settings: Settings,
+    since: Any,
+    until: Any,
+    *,
+    queries: tuple[str, ...] = (),
+    window: timedelta = timedelta(days=1),
+    progress: Progress | None = None,
+    **options: Any,
+) -> list[BackfillSummary]:
+    """Full-archive backfill of ``queries`` (default: the configured ones) over ``[since, until)`` in
+    windows (:mod:`ingestion.backfill`). ``options``: the API source's (tests: ``session``, ``sleep``)."""
+    from ingestion.backfill import backfill
+    from ingestion.sources.api import ApiSource
+
+    start, end = parse_utc(since), parse_utc(until)
+    lake = Lake.from_settings(settings)
+    lake.ensure_bucket()
+    summaries = []
+    for query in queries or settings.queries:
+        scoped = settings.with_overrides(queries=(query,), accounts=())
+
+        def make(lo: datetime, hi: datetime, scoped: Settings = scoped) -> ApiSource:
+            source = make_source("api", scoped, start_time=lo, end_time=hi, archive=True, **options)
+            assert isinstance(source, ApiSource)
+            return source
+
+        summary = backfill(lake, make, query, start, end, window, progress)
+        summaries.append(summary)
+        if summary.stopped:  # a budget: the next queries would stop at once too
+            break
+    return summaries
 
 
 def ingest_pulls(

@@ -16,7 +16,7 @@ import pytest
 from foundation.settings import ConfigError
 from pipeline import cli, steps
 
-COMMANDS = ("plan", "ingest", "build", "validate", "publish")
+COMMANDS = ("plan", "backfill", "ingest", "build", "validate", "publish")
 COMMANDS += ("history", "rollback", "maintain", "sql", "refresh", "report")
 HEAVY = ("pandas", "dbt", "great_expectations", "duckdb", "deltalake")
 

@@ -16,10 +16,10 @@ import requests
 
 from foundation.lake import Lake
 from foundation.settings import ConfigError, Secret, Settings, load_settings
-from ingestion.http import ApiError
 from ingestion.ingest import ingest
 from ingestion.sources import make_source
 from pipeline import cli, steps
+from tests.fake_twitter.fixtures import cli_through_fake, forbidden_message
 from tests.fake_twitter.server import FakeTwitter, make_tweets
 
 QUERIES = ("#duckdb lang:en", "dbt -is:retweet")
@@ -127,12 +127,10 @@ def test_plan_waits_out_a_429_and_names_a_forbidden_counts_endpoint(
     plan = steps.run_plan(settings, session=twitter_session, sleep=sleeps.append, **window(20))
     assert len(plan.estimates) == 2 and sleeps and 15 <= max(sleeps) <= 30
 
-    fake_twitter.forbidden.add(COUNTS)
-    with pytest.raises(ApiError) as failed:
-        steps.run_plan(settings, session=twitter_session, sleep=sleeps.append, **window(20))
-    message = str(failed.value)
+    message = forbidden_message(
+        fake_twitter, COUNTS, lambda: steps.run_plan(settings, session=twitter_session, **window(20))
+    )
     assert "403" in message and "counts_recent" in message and "client-not-enrolled" in message
-    assert fake_twitter.token not in message
 
 
 def test_the_plan_command_prints_the_table_at_the_configured_price(
@@ -143,12 +141,10 @@ def test_the_plan_command_prints_the_table_at_the_configured_price(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     corpus(fake_twitter)
-    monkeypatch.setenv("TWITTER_BEARER_TOKEN", fake_twitter.token)
     monkeypatch.setenv("TWEETLAKE_QUERIES", ";".join(QUERIES))
     monkeypatch.setenv("TWEETLAKE_ACCOUNTS", "")
     monkeypatch.setenv("TWEETLAKE_PRICE_PER_POST", "0.01")
-    real = steps.run_plan
-    monkeypatch.setattr(steps, "run_plan", lambda s, **kw: real(s, session=twitter_session, **kw))
+    cli_through_fake(monkeypatch, fake_twitter, twitter_session, "run_plan")
     asked = window(30)
     code = cli.main(
         [

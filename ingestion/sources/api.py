@@ -170,7 +170,7 @@ SEARCH_HORIZON = timedelta(days=7)
 END_TIME_MARGIN = timedelta(seconds=30)
 TIMELINE_LIMITS = {"user_tweets": 3200, "user_mentions": 800}
 # The smallest max_results each endpoint takes (search: 10 to 100; timelines and mentions: 5 to 100)
-MIN_RESULTS = {"search_recent": 10, "user_tweets": 5, "user_mentions": 5}
+MIN_RESULTS = {"search_recent": 10, "search_all": 10, "user_tweets": 5, "user_mentions": 5}
 # A tweet is minted before the page holding it is sent; a minute absorbs the skew between this clock and the
 # API's. An id minted later than that is no ground for the watermark (see ApiSource._newest_inside).
 CLOCK_SKEW = timedelta(minutes=1)
@@ -241,9 +241,11 @@ class ApiSource:
     name: str = "api"
     ingest_date: date = field(default_factory=lambda: utcnow().date())
     problems: list[str] = field(default_factory=list)
+    archive: bool = False  # full-archive search (GET /2/tweets/search/all; Pro/Enterprise) for the queries
     max_posts: int | None = None  # posts this run may read (TWEETLAKE_MAX_POSTS_PER_RUN); None: no limit
     monthly_posts: int | None = None  # posts a calendar month may read (TWEETLAKE_MONTHLY_POST_BUDGET)
     posts_read: int = field(default=0, init=False)
+    posts_before: int = 0  # read by earlier parts of the same run (a backfill's windows): the run's budget
     month_used: int = field(default=0, init=False)  # read this month before this run (the spend ledger)
 
     def __post_init__(self) -> None:
@@ -306,13 +308,17 @@ class ApiSource:
         window = self._request_window()
         if self.monthly_posts is not None:
             self.month_used = spend.posts_this_month(watermarks.lake, self.now())
+        search, method = (
+            ("search_all", client.search_all_tweets)
+            if self.archive
+            else ("search_recent", client.search_recent_tweets)
+        )
         for query in self.queries:
-            if self._spent("search_recent", repr(query)):
+            if self._spent(search, repr(query)):
                 return
             params = {"query": query, "max_results": self.max_results, **FIELDS}
-            pull = self._pull("search_recent", query, watermarks, params, window)
-            fetch = _caller(client.search_recent_tweets)
-            pull.pages = self._paginate(pull, "search_recent", fetch, params, "next_token", {})
+            pull = self._pull(search, query, watermarks, params, window)
+            pull.pages = self._paginate(pull, search, _caller(method), params, "next_token", {})
             yield pull
         for account in self.accounts:
             for endpoint, method in (
@@ -363,7 +369,8 @@ class ApiSource:
         without a budget."""
         budgets = []
         if self.max_posts is not None:
-            budgets.append((self.max_posts - self.posts_read, f"the run's budget of {self.max_posts:,}"))
+            left = self.max_posts - self.posts_before - self.posts_read
+            budgets.append((left, f"the run's budget of {self.max_posts:,}"))
         if self.monthly_posts is not None:
             left = self.monthly_posts - self.month_used - self.posts_read
             budgets.append(
@@ -421,11 +428,12 @@ class ApiSource:
             return None
         start, end = self.window
         now = self.now()
-        if self.queries and start < now - SEARCH_HORIZON:
+        if self.queries and not self.archive and start < now - SEARCH_HORIZON:
             raise ConfigError(
                 f"recent search only reaches 7 days back: the window starts {api_time(start)}, "
                 f"before {api_time(now - SEARCH_HORIZON)}. Older tweets need the full-archive search "
-                "(Pro/Enterprise access), or replay a recorded archive (--source replay)."
+                "(`tweetlake backfill`, Pro/Enterprise access), or replay a recorded archive "
+                "(--source replay)."
             )
         clear = min(end, now - END_TIME_MARGIN)
         if clear <= start:

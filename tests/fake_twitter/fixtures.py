@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -51,3 +51,27 @@ def fake_twitter() -> Iterator[FakeTwitter]:
 def twitter_session(fake_twitter: FakeTwitter) -> requests.Session:
     """A requests session whose calls to https://api.twitter.com reach ``fake_twitter``."""
     return session_for(fake_twitter.base_url)
+
+
+def cli_through_fake(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeTwitter, session: requests.Session, step: str
+) -> None:
+    """Let the CLI's ``pipeline.steps.<step>`` reach ``fake`` (through ``session``) with its token set."""
+    from pipeline import steps
+
+    monkeypatch.setenv("TWITTER_BEARER_TOKEN", fake.token)
+    real = getattr(steps, step)
+    monkeypatch.setattr(steps, step, lambda *a, **kw: real(*a, session=session, **kw))
+
+
+def forbidden_message(fake: FakeTwitter, path: str, call: Callable[[], object]) -> str:
+    """The message of the :class:`~ingestion.http.ApiError` ``call`` fails with once ``path`` answers 403
+    client-not-enrolled; never with the token in it."""
+    from ingestion.http import ApiError
+
+    fake.forbidden.add(path)
+    with pytest.raises(ApiError) as failed:
+        call()
+    message = str(failed.value)
+    assert fake.token not in message
+    return message

@@ -1,12 +1,13 @@
 """A fake Twitter API v2 on 127.0.0.1: real HTTP, real-shaped bodies, scripted failures.
 
-It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent``, ``/2/tweets/counts/recent``,
-``/2/users/by/username/:u``, ``/2/users/:id/tweets`` and ``/2/users/:id/mentions``, with the documented
-behaviour the source relies on: newest first; ``since_id``/``until_id``/``start_time``/``end_time``
-filtering; pagination through ``meta.next_token`` (sent back as ``next_token`` on search,
-``pagination_token`` on timelines); the 7-day limit of recent search; counts per minute, hour or day;
-``x-rate-limit-*`` headers; and the API's error bodies (problem JSON: 401, 403 client-not-enrolled, 429
-with reset headers, 429 UsageCapExceeded, 5xx, 400 invalid request).
+It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent`` and ``/all``,
+``/2/tweets/counts/recent``, ``/2/users/by/username/:u``, ``/2/users/:id/tweets`` and
+``/2/users/:id/mentions``, with the documented behaviour the source relies on: newest first;
+``since_id``/``until_id``/``start_time``/``end_time`` filtering; pagination through ``meta.next_token``
+(sent back as ``next_token`` on search, ``pagination_token`` on timelines); the 7-day limit of recent
+search (none on full-archive search); counts per minute, hour or day; ``x-rate-limit-*`` headers; and the
+API's error bodies (problem JSON: 401, 403 client-not-enrolled, 429 with reset headers, 429
+UsageCapExceeded, 5xx, 400 invalid request).
 Partial errors ride along in 200 responses when asked for.
 
 Failures are scripted with :meth:`FakeTwitter.fail`: a status and body instead of the answer, or the real
@@ -370,6 +371,10 @@ class FakeTwitter:
             if "query" not in req.params:
                 return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
             return self._tweets(req, self.search.get(req.params["query"], []), horizon=True)
+        if req.path == "/2/tweets/search/all":  # full-archive search: no 7-day horizon (Pro/Enterprise)
+            if "query" not in req.params:
+                return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
+            return self._tweets(req, self.search.get(req.params["query"], []), horizon=False)
         if req.path == "/2/tweets/counts/recent":
             if "query" not in req.params:
                 return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
