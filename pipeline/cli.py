@@ -504,6 +504,39 @@ def refresh(
 
 
 @cli.command(
+    short_help="share the lake dehydrated: tweet ids and a manifest",
+    help="Write the lake's collected tweets as DIR/tweet_ids.txt (one id a line: what the developer terms "
+    "let you share; twarc reads it) and DIR/manifest.json (streams, their windows and counts, gold's "
+    "versions).",
+)
+@click.option("--ids", "ids_dir", required=True, type=click.Path(file_okay=False), help="the folder to write")
+@lake_option
+def export(ids_dir: str, lake: str | None) -> None:
+    from pathlib import Path
+
+    from pipeline.sharing import export_ids
+
+    done = export_ids(_settings(lake), Path(ids_dir))
+    print(f"exported {done.tweets:,} tweet ids: {done.ids_path} (manifest: {done.manifest_path})")
+
+
+@cli.command(
+    short_help="look a dehydrated file's ids up again, into bronze",
+    help="Fetch the tweets of FILE (one id a line) through tweet lookup (GET /2/tweets, 100 a request) into "
+    "<lake>/bronze (endpoint=tweets_lookup), and list the ids that are gone in FILE's folder "
+    "(<name>.gone.txt). Budgets (TWEETLAKE_MAX_POSTS_PER_RUN) hold as for an ingest.",
+)
+@click.argument("ids_file", type=click.Path(dir_okay=False))
+@lake_option
+def rehydrate(ids_file: str, lake: str | None) -> None:
+    from pathlib import Path
+
+    from pipeline import sharing
+
+    print(sharing.rehydrate(_settings(lake), Path(ids_file)).describe())
+
+
+@cli.command(
     short_help="where the data-quality report is (or serve it)",
     help="Print the path of the data-quality report (<lake>/quality/index.html: every run, linked to the "
     "Great Expectations pages); --serve serves it on 127.0.0.1.",

@@ -17,7 +17,7 @@ from foundation.settings import ConfigError
 from pipeline import cli, steps
 
 COMMANDS = ("plan", "backfill", "ingest", "build", "validate", "publish")
-COMMANDS += ("history", "rollback", "maintain", "sql", "refresh", "report")
+COMMANDS += ("history", "rollback", "maintain", "sql", "refresh", "export", "rehydrate", "report")
 HEAVY = ("pandas", "dbt", "great_expectations", "duckdb", "deltalake")
 
 

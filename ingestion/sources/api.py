@@ -27,6 +27,7 @@ it sleeps without a cap. The bearer token never appears in a log record, an exce
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import time
@@ -170,7 +171,14 @@ SEARCH_HORIZON = timedelta(days=7)
 END_TIME_MARGIN = timedelta(seconds=30)
 TIMELINE_LIMITS = {"user_tweets": 3200, "user_mentions": 800}
 # The smallest max_results each endpoint takes (search: 10 to 100; timelines and mentions: 5 to 100)
-MIN_RESULTS = {"search_recent": 10, "search_all": 10, "user_tweets": 5, "user_mentions": 5}
+MIN_RESULTS = {
+    "search_recent": 10,
+    "search_all": 10,
+    "user_tweets": 5,
+    "user_mentions": 5,
+    "tweets_lookup": 1,
+}
+LOOKUP_IDS = 100  # ids one tweet lookup takes at most
 # A tweet is minted before the page holding it is sent; a minute absorbs the skew between this clock and the
 # API's. An id minted later than that is no ground for the watermark (see ApiSource._newest_inside).
 CLOCK_SKEW = timedelta(minutes=1)
@@ -241,10 +249,13 @@ class ApiSource:
     name: str = "api"
     ingest_date: date = field(default_factory=lambda: utcnow().date())
     problems: list[str] = field(default_factory=list)
+    ids: tuple[str, ...] = ()  # tweets to look up (GET /2/tweets?ids=, 100 a request): `tweetlake rehydrate`
+    ids_name: str = "rehydrate"  # the stream the lookup lands under (the ids file's name)
     archive: bool = False  # full-archive search (GET /2/tweets/search/all; Pro/Enterprise) for the queries
     max_posts: int | None = None  # posts this run may read (TWEETLAKE_MAX_POSTS_PER_RUN); None: no limit
     monthly_posts: int | None = None  # posts a calendar month may read (TWEETLAKE_MONTHLY_POST_BUDGET)
     posts_read: int = field(default=0, init=False)
+    gone: list[str] = field(default_factory=list, init=False)  # looked up, not served: deleted, protected
     posts_before: int = 0  # read by earlier parts of the same run (a backfill's windows): the run's budget
     month_used: int = field(default=0, init=False)  # read this month before this run (the spend ledger)
 
@@ -331,6 +342,13 @@ class ApiSource:
                 pull = self._pull(endpoint, account, watermarks, params, window)
                 pull.pages = self._timeline(client, pull, method, account, params)
                 yield pull
+        if self.ids:
+            if self._spent("tweets_lookup", repr(self.ids_name)):
+                return
+            digest = hashlib.sha256("\n".join(self.ids).encode()).hexdigest()[:16]
+            pull = Pull("tweets_lookup", self.ids_name, f"ids-{digest}", self.ingest_date, ())
+            pull.pages = self._lookup(client, pull)
+            yield pull
 
     def counts(self, watermarks: WatermarkStore, granularity: str = "day") -> Iterator[QueryCount]:
         """For each query, how many posts its next ingest would read: ``GET /2/tweets/counts/recent``
@@ -362,6 +380,37 @@ class ApiSource:
                 k: v for k, v in params.items() if k in ("start_time", "end_time", "since_id", "until_id")
             }
             yield QueryCount(query, asked, tuple(buckets), tuple(pull.notes))
+
+    def _lookup(self, client: tweepy.Client, pull: Pull) -> Iterator[Page]:
+        """The ids looked up 100 a request (fewer where the budget is nearer), each answer a page as sent;
+        the ids an answer does not serve (an error each: deleted, protected, suspended) go to ``gone``."""
+        fetch = _caller(client.get_tweets)
+        at = number = 0
+        while at < len(self.ids):
+            cap = self._page_cap("tweets_lookup")
+            if cap == 0:
+                self._stop_at_budget(pull, "tweets_lookup", number)
+                return
+            chunk = self.ids[at : at + min(LOOKUP_IDS, cap or LOOKUP_IDS)]
+            sent = {"ids": ",".join(chunk), **FIELDS}
+            response, doc = self._request(pull, "tweets_lookup", functools.partial(fetch, sent))
+            count, errors, newest = page_counts(doc)
+            self.posts_read += count
+            served = {str(t.get("id")) for t in doc.get("data") or [] if isinstance(t, dict)}
+            self.gone += [i for i in chunk if i not in served]
+            number += 1
+            yield Page(
+                response.content,
+                "tweets_lookup",
+                pull.stream,
+                sent,
+                http_status=response.status_code,
+                rate_limit=self.limiter.windows.get("tweets_lookup"),
+                tweet_count=count,
+                error_count=errors,
+                newest_id=newest,
+            )
+            at += len(chunk)
 
     # -- the budget -----------------------------------------------------------------------------------------
     def _left(self) -> tuple[int, str] | None:

@@ -1,7 +1,7 @@
 """A fake Twitter API v2 on 127.0.0.1: real HTTP, real-shaped bodies, scripted failures.
 
 It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent`` and ``/all``,
-``/2/tweets/counts/recent``, ``/2/users/by/username/:u``, ``/2/users/:id/tweets`` and
+``/2/tweets`` (lookup), ``/2/tweets/counts/recent``, ``/2/users/by/username/:u``, ``/2/users/:id/tweets`` and
 ``/2/users/:id/mentions``, with the documented behaviour the source relies on: newest first;
 ``since_id``/``until_id``/``start_time``/``end_time`` filtering; pagination through ``meta.next_token``
 (sent back as ``next_token`` on search, ``pagination_token`` on timelines); the 7-day limit of recent
@@ -375,6 +375,8 @@ class FakeTwitter:
             if "query" not in req.params:
                 return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
             return self._tweets(req, self.search.get(req.params["query"], []), horizon=False)
+        if req.path == "/2/tweets":
+            return self._lookup(req)
         if req.path == "/2/tweets/counts/recent":
             if "query" not in req.params:
                 return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
@@ -408,6 +410,42 @@ class FakeTwitter:
             {},
             {"title": "Not Found Error", "type": "about:blank", "status": 404, "detail": "Not Found"},
         )
+
+    def _lookup(self, req: Request) -> tuple[int, dict, Any]:
+        """``GET /2/tweets?ids=`` (1 to 100 ids): the tweets found, in the order asked, with their
+        expansions; each id not found (deleted, or never) a ``resource-not-found`` error beside them, and
+        a body of only ``errors`` when none is found."""
+        ids = [i for i in req.params.get("ids", "").split(",") if i]
+        if not 1 <= len(ids) <= 100:
+            return 400, {}, _invalid("ids", req.params.get("ids", ""), "`ids` must hold 1 to 100 ids")
+        known = {
+            t["id"]: t
+            for corpus in (self.search, self.timelines, self.mentions)
+            for ts in corpus.values()
+            for t in ts
+        }
+        found = [known[i] for i in ids if i in known]
+        errors = [
+            {
+                "value": i,
+                "detail": f"Could not find tweet with ids: [{i}].",
+                "title": "Not Found Error",
+                "resource_type": "tweet",
+                "parameter": "ids",
+                "resource_id": i,
+                "type": "https://api.twitter.com/2/problems/resource-not-found",
+            }
+            for i in ids
+            if i not in known
+        ]
+        body: dict[str, Any] = {}
+        if found:
+            authors = {t["author_id"] for t in found}
+            users = [u for u in self.users.values() if u["id"] in authors]
+            body = {"data": found, "includes": {"users": users, **self._includes(found, req.params)}}
+        if errors:
+            body["errors"] = errors
+        return 200, {}, body
 
     def _counts(self, req: Request, corpus: list[dict[str, Any]]) -> tuple[int, dict, Any]:
         """``GET /2/tweets/counts/recent`` as documented: the matching tweets of the last 7 days (or since
