@@ -111,9 +111,11 @@ class Rehydration:
     gone_path: Path | None = None
 
     def describe(self) -> str:
-        found = self.asked - len(self.gone)
+        found = self.ingest.tweets
         line = f"rehydrated {found:,} of {self.asked:,} ids; {len(self.gone):,} gone"
         line += " (deleted, protected or suspended)"
+        if found + len(self.gone) < self.asked:  # a budget stopped the lookup
+            line += f"; {self.asked - found - len(self.gone):,} not looked up"
         if self.gone_path:
             line += f": listed in {self.gone_path}"
         return f"{self.ingest.describe()}\n{line}"

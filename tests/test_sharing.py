@@ -87,6 +87,10 @@ def test_a_rehydration_stops_at_the_budget(
     settings = settings_for(tmp_path / "lake", fake_twitter, TWEETLAKE_MAX_POSTS_PER_RUN="120")
     result = sharing.rehydrate(settings, ids_file, session=twitter_session, sleep=lambda _: None)
     assert result.ingest.tweets == 120 and "TWEETLAKE_MAX_POSTS_PER_RUN" in result.ingest.stops[0]
+    assert "the ids after them were not looked up" in result.ingest.stops[0]
+    assert "rehydrated 120 of 150 ids; 0 gone (deleted, protected or suspended); 30 not looked up" in (
+        result.describe()
+    )
 
 
 def test_an_ids_file_with_a_line_that_is_no_id_is_refused_naming_the_line(tmp_path: Path) -> None:

@@ -459,12 +459,17 @@ class ApiSource:
 
     def _stop_at_budget(self, pull: Pull, endpoint: str, pages: int) -> None:
         where = f"the oldest post landed ({pull.oldest_id})" if pull.oldest_id else "its watermark"
-        after = (
-            f"the next run reads the rest first, from {where} down to the watermark"
-            if pull.incremental
-            else "the window is incomplete (its newest posts landed): rerun it with a larger budget "
-            "(its pages are replaced, not duplicated)"
-        )
+        if pull.incremental:
+            after = f"the next run reads the rest first, from {where} down to the watermark"
+        elif endpoint == "tweets_lookup":
+            after = (
+                "the ids after them were not looked up: rerun with a larger budget (its pages are replaced)"
+            )
+        else:
+            after = (
+                "the window is incomplete (its newest posts landed): rerun it with a larger budget "
+                "(its pages are replaced, not duplicated)"
+            )
         pull.stopped = (
             f"{endpoint} {pull.stream!r}: stopped after {pages} page(s) at {self._budget_name()}; the pages "
             f"read are kept, {after}"
