@@ -42,17 +42,15 @@ chromium:
 	  else echo "note: chromium not installed (needs root + apt-get): the report rendering test will be skipped"; fi; }
 
 # Two workers, whole files each (module fixtures build one lake per file): the end-to-end tests wait on
-# Airflow's scheduler and on subprocesses often enough that two of them share two cores well. Files run in
-# the order tests/conftest.py gives (the longest first), not xdist's (most tests first).
-XDIST := -n 2 --dist loadfile --no-loadscope-reorder
+# Airflow's scheduler and on subprocesses often enough that two of them share two cores well.
 test: install chromium  ## run the whole test suite (the quick layer and the end-to-end layer)
-	$(BIN)/pytest $(XDIST)
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test-fast: install  ## the quick layer: every test not marked slow (under a minute)
 	$(BIN)/pytest -m "not slow"
 
 test-faults: install  ## the fault matrix alone (tests/faults/, marker faults; also part of `make test`)
-	$(BIN)/pytest $(XDIST) -m faults
+	$(BIN)/pytest -n 2 --dist loadfile -m faults
 
 lint: install  ## ruff (style, complexity), import-linter (the layers), mypy (types)
 	$(BIN)/ruff check .
