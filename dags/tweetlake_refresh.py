@@ -11,7 +11,8 @@ Keeps the Twitter/X lake fresh, one data interval per run:
 4. **build_gold** into staging, then **validate_gold**: together the **quality gate**;
 5. **publish**: staged gold replaces `<lake>/gold` only when both gates passed (write-audit-publish: a failed
    gate leaves the last good gold in place);
-6. **report**: tweets per stream, rows per table, where the Data Docs are.
+6. **report**: tweets per stream, rows per table, where the quality report (monitors, failures traced
+   to bronze) and the lake report (gold as charts) are.
 
 **The data interval drives the ingest window.** Source `api`: every tweet created in
 `[data_interval_start, data_interval_end)`. Recent search reaches 7 days back, so an interval older than that

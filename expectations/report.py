@@ -21,8 +21,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from expectations import charts
 from foundation.lake import Lake
-from foundation.layout import QUALITY, QUALITY_INDEX, QUALITY_RUNS
+from foundation.layout import QUALITY, QUALITY_INDEX, QUALITY_RUNS, REPORT, REPORT_INDEX
 
 INDEX = QUALITY_INDEX  # the name pipeline.cli imports
 
@@ -37,7 +38,9 @@ th,td{border:1px solid #d0d7de;padding:6px 10px;text-align:left;vertical-align:t
 th{background:#eaeef2}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .status{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;font-size:12px}
 .passed{background:#dafbe1;color:#116329}.failed{background:#ffebe9;color:#a40e26}
-.notbuilt{background:#eaeef2;color:#57606a}
+.notbuilt,.nobaseline{background:#eaeef2;color:#57606a}.warning{background:#fff8c5;color:#7d4e00}
+.ok{background:#dafbe1;color:#116329}ol.failures li.failure{margin:8px 0}.hint{color:#7d4e00;font-size:13px}
+table.rows{width:auto;margin:4px 0 8px;font-size:12px}
 ul.failures{margin:0;padding-left:18px}ul.failures li{margin:2px 0}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;background:#eaeef2;padding:0 3px}
 a{color:#0969da}.muted{color:#57606a}
@@ -79,6 +82,80 @@ def _failure_item(f: dict[str, Any]) -> str:
     if f.get("docs_page"):
         name = f'<a href="{_esc(f["docs_page"])}">{name}</a>'
     return f"<li>{name}{col}{count}{ex}{err}</li>"
+
+
+def _where(row: dict[str, Any]) -> str:
+    """A traced row's bronze file, line and page."""
+    rel = row.get("bronze_file")
+    if not rel:
+        return "<span class='muted'>no bronze line (an aggregate row, or no tweet_id)</span>"
+    line = f":{row['line']}" if row.get("line") else ""
+    page = f" (page {row['page_number']})" if row.get("page_number") else ""
+    return f"<code>{_esc(rel)}{line}</code>{_esc(page)}"
+
+
+def _rows_table(rows: list[dict[str, Any]]) -> str:
+    shown = [c for c in rows[0] if c not in ("bronze_file", "line", "page_number")]
+    head = "".join(f"<th>{_esc(c)}</th>" for c in shown) + "<th>bronze file:line (page)</th>"
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_esc(r.get(c))}</td>" for c in shown) + f"<td>{_where(r)}</td></tr>"
+        for r in rows
+    )
+    return f"<table class='rows'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _failures_first(latest: dict[str, Any]) -> list[str]:
+    """The latest run's failures, each with a sample of its offending rows traced to bronze."""
+    fails = latest.get("failures", [])
+    if not fails:
+        return []
+    parts = [f"<h2 id='failures'>Failures in the latest run ({len(fails)})</h2><ol class='failures'>"]
+    for f in fails:
+        parts.append(f"<li class='failure'>{_failure_item(f)[4:-5]}")
+        if f.get("description"):
+            parts.append(f"<div class='muted'>{_esc(f['description'])}</div>")
+        if f.get("hint"):
+            parts.append(f"<div class='hint'>{_esc(f['hint'])}</div>")
+        if f.get("rows"):
+            parts.append(_rows_table(f["rows"]))
+        parts.append("</li>")
+    parts.append("</ol>")
+    return parts
+
+
+_ORDER = {"failed": 0, "warning": 1, "no baseline": 2, "ok": 3}
+
+
+def _monitors(latest: dict[str, Any]) -> list[str]:
+    """The latest run's monitors, those out of their band first."""
+    found = sorted(
+        latest.get("monitors", []), key=lambda m: (_ORDER.get(m.get("status", ""), 9), m["name"], m["key"])
+    )
+    if not found:
+        return []
+    out_of_band = sum(1 for m in found if m.get("status") in ("warning", "failed"))
+    parts = [
+        f"<h2 id='monitors'>Monitors, latest run ({out_of_band} out of band)</h2>",
+        "<table id='monitor-table'><thead><tr><th>monitor</th><th>key</th><th>day</th><th>status</th>"
+        "<th>value</th><th>band</th><th>what it says</th></tr></thead><tbody>",
+    ]
+    for m in found:
+        lo, hi = m.get("lower"), m.get("upper")
+        band = (
+            ""
+            if lo is None and hi is None
+            else f"{'' if lo is None else f'{lo:,.4g}'} to {'' if hi is None else f'{hi:,.4g}'}"
+        )
+        value = "" if m.get("value") is None else f"{m['value']:,.4g}"
+        status = m.get("status", "")
+        parts.append(
+            f"<tr class='monitor {status.replace(' ', '')}'><td>{_esc(m['name'])}</td>"
+            f"<td>{_esc(m['key'])}</td>"
+            f"<td>{_esc(m.get('day', ''))}</td><td>{_status(status)}</td><td class='num'>{value}</td>"
+            f"<td class='num'>{_esc(band)}</td><td>{_esc(m.get('message', ''))}</td></tr>"
+        )
+    parts.append("</tbody></table>")
+    return parts
 
 
 def _latest(latest: dict[str, Any]) -> list[str]:
@@ -134,38 +211,78 @@ def _history(runs: list[dict[str, Any]]) -> list[str]:
     return parts
 
 
-def render_index(runs: list[dict[str, Any]]) -> str:
+def render_index(runs: list[dict[str, Any]], lake_report: bool = False) -> str:
+    """The index page; ``lake_report``: link the lake report (it exists once gold was published)."""
+    from expectations.quality_charts import figures
+
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         "<title>tweetlake data quality</title>",
-        f"<style>{CSS}</style></head><body>",
+        f"<style>{CSS}{charts.CSS}</style>{charts.head()}</head><body>",
         "<header><h1>tweetlake data quality</h1>",
         f"<p>{len(runs)} validation run(s) &middot; GX Data Docs: "
-        "<a style='color:#fff' href='docs/index.html'>"
-        "latest run's pages</a></p></header><main>",
+        "<a style='color:#fff' href='docs/index.html'>latest run's pages</a>"
+        + (
+            " &middot; <a style='color:#fff' href='../report/index.html'>the lake report (gold as charts)</a>"
+            if lake_report
+            else ""
+        )
+        + "</p></header><main>",
     ]
+    if runs:
+        parts.extend(_failures_first(runs[0]))
+        parts.extend(_monitors(runs[0]))
+    parts.append("<h2 id='charts'>Over runs</h2>")
+    parts.extend(figures(runs))
     if runs:
         parts.extend(_latest(runs[0]))
     parts.extend(_history(runs))
-    parts.append("</main></body></html>\n")
+    parts.append(f"</main>{charts.RENDER}</body></html>\n")
     return "".join(parts)
 
 
 def write_index(lake: Lake) -> str:
     """(Re)write ``<lake>/quality/index.html`` from every run record; returns its URL."""
-    return lake.write_bytes(QUALITY_INDEX, render_index(load_runs(lake)).encode("utf-8"))
+    charts.ensure_scripts(lake, QUALITY)
+    page = render_index(load_runs(lake), lake_report=lake.exists(REPORT_INDEX))
+    return lake.write_bytes(QUALITY_INDEX, page.encode("utf-8"))
 
 
 # What of ``quality/`` is the report: the index, the GX Data Docs and the run records it links to. Not
 # ``quality/_state`` (the validator's bookkeeping: bronze paths and tweet ids), nor hidden or temporary files.
-REPORT_PARTS = ("index.html", "docs", "runs")
+REPORT_PARTS = ("index.html", "docs", "runs", "static")
 
 
 def is_report_path(rel: str) -> bool:
     """True if ``rel`` (relative to ``quality/``, ``/``-separated) is part of the report."""
     parts = [p for p in rel.split("/") if p]
     return bool(parts) and parts[0] in REPORT_PARTS and not any(p.startswith(".") for p in parts)
+
+
+def is_served_path(rel: str) -> bool:
+    """True if ``rel`` (relative to the lake root) is a page ``report --serve`` serves: the quality report's
+    parts (:func:`is_report_path`) and the lake report (``report/``), nothing hidden."""
+    parts = [p for p in rel.split("/") if p]
+    if len(parts) >= 2 and parts[0] == QUALITY:
+        return is_report_path("/".join(parts[1:]))
+    return len(parts) >= 2 and parts[0] == REPORT and not any(p.startswith(".") for p in parts)
+
+
+def local_report_root(lake: Lake) -> tuple[str, Callable[[], None]]:
+    """A local folder holding both reports under ``quality/`` and ``report/``: the lake root itself, or a
+    download of an S3 lake's report files only."""
+    if not lake.remote:
+        return lake.root, lambda: None
+    tmp = tempfile.TemporaryDirectory(prefix="tweetlake-report-")
+    for top in (QUALITY, REPORT):
+        for rel in lake.walk_files(top):
+            if not is_served_path(rel):
+                continue
+            target = os.path.join(tmp.name, *rel.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            lake.fs.get(lake._strip(lake.url(rel)), target)
+    return tmp.name, tmp.cleanup
 
 
 def local_quality_folder(lake: Lake) -> tuple[str, Callable[[], None]]:
@@ -191,6 +308,8 @@ class _ReportHandler(http.server.SimpleHTTPRequestHandler):
     The stdlib already drops ``..`` segments (also ``%2e%2e``, decoded first); the checks here are on the
     resolved path, so no spelling of a path and no link reaches the lake's bronze, ``_state`` or beyond."""
 
+    allowed_path: Callable[[str], bool] = staticmethod(is_report_path)
+
     def send_head(self) -> Any:
         try:
             allowed = self._allowed(self.translate_path(self.path))
@@ -208,7 +327,10 @@ class _ReportHandler(http.server.SimpleHTTPRequestHandler):
             return os.path.isfile(os.path.join(root, "index.html"))
         if os.path.commonpath([root, real]) != root:
             return False
-        return is_report_path(os.path.relpath(real, root).replace(os.sep, "/"))
+        rel = os.path.relpath(real, root).replace(os.sep, "/")
+        if os.path.isdir(real):  # a folder of the report: its index.html (never a listing)
+            return self.allowed_path(f"{rel}/index.html") and os.path.isfile(os.path.join(real, "index.html"))
+        return self.allowed_path(rel)
 
     def list_directory(self, path: Any) -> Any:
         self.send_error(404, "not part of the quality report")
@@ -218,23 +340,29 @@ class _ReportHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def make_server(folder: str, port: int = 0, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+def make_server(
+    folder: str, port: int = 0, host: str = "127.0.0.1", *, allowed: Callable[[str], bool] = is_report_path
+) -> http.server.ThreadingHTTPServer:
     """An HTTP server for the report in ``folder`` on ``host:port`` (0: any free port); call
-    ``serve_forever``. Only the loopback address by default: the report shows tweets and account names."""
-    handler = functools.partial(_ReportHandler, directory=folder)
+    ``serve_forever``. Only the loopback address by default: the report shows tweets and account names.
+    ``allowed``: which paths below ``folder`` it serves (the quality folder's report parts by default;
+    :func:`is_served_path` for a lake root with both reports)."""
+    handler_class = type("_Handler", (_ReportHandler,), {"allowed_path": staticmethod(allowed)})
+    handler = functools.partial(handler_class, directory=folder)
     return http.server.ThreadingHTTPServer((host, port), handler)
 
 
 def serve(
     lake: Lake, port: int = 8000, *, say: Callable[[str], None] = print, ready: threading.Event | None = None
 ) -> None:
-    """Serve the lake's quality report on 127.0.0.1 until interrupted."""
-    folder, cleanup = local_quality_folder(lake)
+    """Serve the lake's quality report and lake report on 127.0.0.1 until interrupted."""
+    folder, cleanup = local_report_root(lake)
     try:
-        server = make_server(folder, port)
+        server = make_server(folder, port, allowed=is_served_path)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
         say(
-            f"serving {lake.url(QUALITY)} at http://127.0.0.1:{server.server_address[1]}/index.html "
-            "(Ctrl-C to stop)"
+            f"serving {lake.url(QUALITY)} at {base}/{QUALITY_INDEX} and {lake.url(REPORT)} at "
+            f"{base}/{REPORT_INDEX} (Ctrl-C to stop)"
         )
         if ready is not None:
             ready.set()

@@ -19,6 +19,8 @@ class Failure:
     error: str = ""
     docs_page: str = ""  # relative to <lake>/quality
     hint: str = ""  # what to check or do, when the failure alone does not say it (freshness)
+    # a few offending rows, each with the bronze file, line and page it came from (expectations.trace)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> str:
         col = f" on column {self.column!r}" if self.column else ""
@@ -71,6 +73,8 @@ class ValidationReport:
     not_built: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     rejected: list[str] = field(default_factory=list)  # bronze lines set aside, by source
+    monitors: list[dict[str, Any]] = field(default_factory=list)  # expectations.monitors, per run
+    monitor_state: dict[str, Any] = field(default_factory=dict)  # what the next run's monitors compare with
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +90,11 @@ class ValidationReport:
         if self.not_built:
             lines.append(f"  not built yet (not validated): {', '.join(self.not_built)}")
         lines.extend(f"  set aside in bronze: {r}" for r in self.rejected)
+        lines.extend(
+            f"  monitor {m['name']} {m['status']}: {m['message']}"
+            for m in self.monitors
+            if m.get("status") in ("warning", "failed")
+        )
         lines.extend(f"  FAILED {f.describe()}" for f in self.failures)
         return "\n".join(lines)
 
@@ -102,8 +111,12 @@ class QualityGateFailed(RuntimeError):
         if more > 0:
             lines.append(f"... and {more} more")
         failed = sorted({f.suite for f in report.failures})
+        # the failing tables' pages first: an alert cut short still links them
+        quality = report.index_path.rsplit("/", 1)[0] if report.index_path else ""
+        pages = {f.suite: f"{quality}/{f.docs_page}" for f in report.failures if f.docs_page and quality}
+        linked = "".join(f"\n  page of {suite}: {url}" for suite, url in sorted(pages.items()))
         super().__init__(
-            f"quality gate failed on {', '.join(failed) or 'the lake'}, nothing published:\n  "
+            f"quality gate failed on {', '.join(failed) or 'the lake'}, nothing published:{linked}\n  "
             + "\n  ".join(lines)
             + f"\nfull results: {report.results_path}\nreport: {report.index_path or report.docs_path}"
         )

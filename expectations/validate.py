@@ -123,7 +123,11 @@ def validate(
             suites = [s for s in all_suites if s.layer in layers]
             results, passed = _validate_suites(run, report, suites, prior, progress or log.info)
             too_many_rejected = _judge_rejections(run, report) if "silver" in layers else False
-        report.success = all(s.success for s in report.suites) and not too_many_rejected
+            monitors_failed = _monitors(run, report, lake) if "silver" in layers else False
+            _trace(run, report)
+        report.success = (
+            all(s.success for s in report.suites) and not too_many_rejected and not monitors_failed
+        )
         report.seconds = time.perf_counter() - started
         report.peak_rss_mb = _peak_rss_mb()
         _keep_results(lake, report, results, workdir)
@@ -258,6 +262,37 @@ def _judge_rejections(run: Run, report: ValidationReport) -> bool:
     report.failures.extend(failures)
     run.keep_bronze()
     return bool(failures)
+
+
+def _views(run: Run) -> dict[str, str]:
+    return {name: t.view for name, t in run.tables.items() if t.files}
+
+
+def _monitors(run: Run, report: ValidationReport, lake: Lake) -> bool:
+    """The run's monitors (:mod:`expectations.monitors`) in its report; True when one failed its threshold."""
+    from expectations import monitors
+    from expectations.report import load_runs
+
+    latest = next((r for r in load_runs(lake) if r.get("monitor_state")), None)
+    found, report.monitor_state = monitors.run_monitors(
+        lake,
+        run.con,
+        _views(run),
+        parse_utc(report.as_of),
+        run.options.max_age.total_seconds() / 3600,
+        previous=(latest or {}).get("monitor_state"),
+    )
+    report.monitors = [m.to_dict() for m in found]
+    failed = monitors.failures(found)
+    report.failures.extend(failed)
+    return bool(failed)
+
+
+def _trace(run: Run, report: ValidationReport) -> None:
+    """A few offending rows of each failure, traced to their bronze line (:mod:`expectations.trace`)."""
+    from expectations.trace import trace
+
+    trace(run.lake, run.con, _views(run), report.failures)
 
 
 def _not_built(report: ValidationReport, suite_file: SuiteFile, table: Table) -> SuiteResult:

@@ -29,3 +29,5 @@ QUALITY_RUNS = f"{QUALITY}/runs"
 QUALITY_STATE = f"{QUALITY}/_state"
 QUALITY_INDEX = f"{QUALITY}/index.html"
 QUALITY_DOCS = f"{QUALITY}/docs"
+REPORT = "report"  # the lake report: gold as charts (pipeline.lake_report)
+REPORT_INDEX = f"{REPORT}/index.html"

@@ -22,7 +22,8 @@ from typing import Any
 from airflow.sdk import CronDataIntervalTimetable
 from airflow.sdk.exceptions import AirflowFailException
 
-from foundation.layout import PUBLISHED, SOURCES
+from foundation.lake import Lake
+from foundation.layout import PUBLISHED, REPORT_INDEX, SOURCES
 from foundation.settings import ConfigError, Settings
 from orchestration.settings import airflow_settings
 
@@ -352,10 +353,12 @@ def report(
     # The mapped ingest results: index them (iterating probes one past the end, which logs a 404).
     ingested = [ingested[i] for i in range(len(ingested))] if ingested is not None else []
     counts = table_counts(settings)
+    lake_report = Lake.from_settings(settings).url(REPORT_INDEX)
     lines = [f"tweetlake refresh of {settings.lake}:"]
     lines += [f"  ingest {i['stream']}: {i['tweets']:,} tweets in {i['pages']:,} pages" for i in ingested]
     lines += [f"  {table}: {rows:,} rows" for table, rows in sorted(counts.items())]
     lines.append(f"  quality report: {validated.get('docs')}")
+    lines.append(f"  lake report: {lake_report}")
     log.info("%s", "\n".join(lines))
     return {
         "lake": settings.lake,
@@ -363,6 +366,7 @@ def report(
         "tables": counts,
         "published": dict(published),
         "quality_report": validated.get("docs"),
+        "lake_report": lake_report,
     }
 
 

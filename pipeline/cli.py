@@ -537,17 +537,19 @@ def rehydrate(ids_file: str, lake: str | None) -> None:
 
 
 @cli.command(
-    short_help="where the data-quality report is (or serve it)",
-    help="Print the path of the data-quality report (<lake>/quality/index.html: every run, linked to the "
-    "Great Expectations pages); --serve serves it on 127.0.0.1.",
+    short_help="where the reports are (or serve them)",
+    help="Print the paths of the data-quality report (<lake>/quality/index.html: monitors, failures traced "
+    "to bronze, charts over runs, every run linked to the Great Expectations pages) and of the lake report "
+    "(<lake>/report/index.html: the published gold as charts); --serve serves both on 127.0.0.1.",
 )
-@click.option("--serve", is_flag=True, help="serve the report on http://127.0.0.1:<port>/")
+@click.option("--serve", is_flag=True, help="serve both reports on http://127.0.0.1:<port>/")
 @click.option("--port", type=int, default=8000, help="port for --serve (default 8000; 0: any free)")
 @lake_option
 def report(serve: bool, port: int, lake: str | None) -> int:
     from expectations.report import INDEX
     from expectations.report import serve as serve_report
     from foundation.lake import Lake
+    from foundation.layout import REPORT_INDEX
 
     store = Lake.from_settings(_settings(lake))
     path = store.url(INDEX)
@@ -555,6 +557,10 @@ def report(serve: bool, port: int, lake: str | None) -> int:
         say(f"no report yet at {path}: run `tweetlake validate` or `tweetlake refresh` first")
         return EXIT_FAILED
     print(path, flush=True)
+    if store.exists(REPORT_INDEX):
+        print(store.url(REPORT_INDEX), flush=True)
+    else:
+        say(f"no lake report yet at {store.url(REPORT_INDEX)}: `tweetlake publish` writes it")
     if serve:
         serve_report(store, port, say=say)
     return EXIT_OK

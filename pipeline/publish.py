@@ -33,9 +33,14 @@ class PublishSummary:
     tables: dict[str, int] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)  # each gold table's Delta version
     seconds: float = 0.0
+    report: str = ""  # the lake report written after it (pipeline.steps.write_report), "" if none
+    report_seconds: float = 0.0
 
     def describe(self) -> str:
-        return f"published {len(self.tables)} gold table(s) in {self.seconds:.1f}s"
+        said = f"published {len(self.tables)} gold table(s) in {self.seconds:.1f}s"
+        if self.report:
+            said += f"; lake report {self.report} ({self.report_seconds:.1f}s)"
+        return said
 
 
 def staged_tables(lake: Lake, staging: str = STAGING_GOLD) -> list[str]:

@@ -10,6 +10,7 @@ steps. Ingest does not (see :func:`ingest_pulls`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -187,7 +188,26 @@ def run_publish(settings: Settings, *, run_id: str | None = None) -> PublishSumm
     """Promote staged gold to ``<lake>/gold`` (Parquet and CSV). Call only after validation passed."""
     lake = Lake.from_settings(settings)
     with lake_lease(lake, "publish"), lake_lock(settings.lake, wait=5):
-        return publish(lake, run_id=run_id or new_run_id())
+        summary = publish(lake, run_id=run_id or new_run_id())
+        started = time.perf_counter()
+        summary.report = write_report(lake)
+        summary.report_seconds = time.perf_counter() - started
+        return summary
+
+
+def write_report(lake: Lake) -> str:
+    """The lake report (``<lake>/report/index.html``: published gold as charts), rewritten after gold
+    changed; its URL, or "" when it could not be written (gold is published: said, not raised)."""
+    from expectations.report import write_index
+    from pipeline.lake_report import write_lake_report
+
+    try:
+        url = write_lake_report(lake)
+        write_index(lake)  # the quality index links the lake report once there is one
+        return url
+    except Exception as exc:  # the report shows gold; it never undoes a publish or a rollback
+        log.warning("could not write the lake report (gold is published): %s", exc)
+        return ""
 
 
 def run_history(settings: Settings) -> list[Version]:
@@ -203,7 +223,9 @@ def run_rollback(settings: Settings, to: str, *, run_id: str | None = None) -> R
 
     lake = Lake.from_settings(settings)
     with lake_lease(lake, "rollback"), lake_lock(settings.lake, wait=5):
-        return rollback(lake, to, run_id=run_id or new_run_id())
+        summary = rollback(lake, to, run_id=run_id or new_run_id())
+    write_report(lake)
+    return summary
 
 
 def run_maintain(settings: Settings, *, retention_hours: float | None = None) -> MaintainSummary:
