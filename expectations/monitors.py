@@ -183,7 +183,8 @@ def judged_day(con: Any, view: str, reference: datetime) -> date | None:
 def _elapsed_share(day: date, reference: datetime) -> float:
     """The share of ``day`` that had passed at the reference time (1 for a day over)."""
     start = datetime.combine(day, time(), UTC)
-    return min(1.0, max((reference - start).total_seconds() / 86400, 1 / 24))
+    share = max((reference - start).total_seconds() / 86400, 1 / 24)
+    return 1.0 if share >= 0.99 else share  # fetched in the day's last quarter hour: the day is over
 
 
 def volume(con: Any, view: str, day: date, reference: datetime, opts: MonitorOptions) -> list[Monitor]:

@@ -96,7 +96,11 @@ def figures(runs_newest_first: list[dict[str, Any]]) -> list[str]:
             "failed",
             alt.Chart(alt.Data(values=failed_per_run(runs)))
             .mark_bar()
-            .encode(x, alt.Y("failed:Q", title="expectations failed"), tooltip=["run_id:N", "failed:Q"]),
+            .encode(
+                x,
+                alt.Y("failed:Q", title="expectations failed", axis=alt.Axis(format="d", tickMinStep=1)),
+                tooltip=["run_id:N", "failed:Q"],
+            ),
             "Expectations failed per run",
             "failures of each run, monitors past a TWEETLAKE_MONITOR_FAIL threshold included",
         ),

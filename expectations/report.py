@@ -353,7 +353,12 @@ def make_server(
 
 
 def serve(
-    lake: Lake, port: int = 8000, *, say: Callable[[str], None] = print, ready: threading.Event | None = None
+    lake: Lake,
+    port: int = 8000,
+    *,
+    say: Callable[[str], None] = print,
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
     """Serve the lake's quality report and lake report on 127.0.0.1 until interrupted."""
     folder, cleanup = local_report_root(lake)
@@ -364,6 +369,13 @@ def serve(
             f"serving {lake.url(QUALITY)} at {base}/{QUALITY_INDEX} and {lake.url(REPORT)} at "
             f"{base}/{REPORT_INDEX} (Ctrl-C to stop)"
         )
+        if stop is not None:  # another thread ends the serving (Ctrl-C does from the terminal)
+
+            def stopper() -> None:
+                stop.wait()
+                server.shutdown()
+
+            threading.Thread(target=stopper, daemon=True).start()
         if ready is not None:
             ready.set()
         try:

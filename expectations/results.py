@@ -75,6 +75,7 @@ class ValidationReport:
     rejected: list[str] = field(default_factory=list)  # bronze lines set aside, by source
     monitors: list[dict[str, Any]] = field(default_factory=list)  # expectations.monitors, per run
     monitor_state: dict[str, Any] = field(default_factory=dict)  # what the next run's monitors compare with
+    monitor_seconds: float = 0.0  # what the monitors and the tracing of failures to bronze took
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -123,8 +123,10 @@ def validate(
             suites = [s for s in all_suites if s.layer in layers]
             results, passed = _validate_suites(run, report, suites, prior, progress or log.info)
             too_many_rejected = _judge_rejections(run, report) if "silver" in layers else False
+            t0 = time.perf_counter()
             monitors_failed = _monitors(run, report, lake) if "silver" in layers else False
             _trace(run, report)
+            report.monitor_seconds = time.perf_counter() - t0
         report.success = (
             all(s.success for s in report.suites) and not too_many_rejected and not monitors_failed
         )

@@ -199,6 +199,12 @@ source_options = _options(
         help="sample: last day generated (default yesterday, the last full UTC day)",
     ),
     click.option("--seed", type=int, help="sample: random seed (default 42)"),
+    click.option(
+        "--drill-volume-drop",
+        "drill_drop",
+        type=click.FloatRange(0, 1, max_open=True),
+        help="sample: cut this share of the first query's last day (a drill: the volume monitor flags it)",
+    ),
     click.option("--start-time", help="api: window start, ISO 8601 UTC (e.g. 2026-11-20T00:00:00Z)"),
     click.option("--end-time", help="api: window end, ISO 8601 UTC"),
 )
@@ -207,7 +213,7 @@ source_options = _options(
 def options_of_source(source: str, flags: dict[str, Any]) -> dict[str, Any]:
     """The options ``source`` takes, from the command's flags (the others do not apply to it)."""
     names = {
-        "sample": ("tweets", "days", "end_date", "seed"),
+        "sample": ("tweets", "days", "end_date", "seed", "drill_drop"),
         "replay": ("path",),
         "api": ("start_time", "end_time"),
     }[source]
@@ -501,6 +507,8 @@ def refresh(
         print(f"  {table:<{width}}  {rows:>10,} rows")
     if summary.validation is not None:  # always set once refresh returns; None only while it runs
         print(f"quality report: {summary.validation.index_path}")
+    if summary.publish is not None and summary.publish.report:
+        print(f"lake report:    {summary.publish.report}")
 
 
 @cli.command(

@@ -146,10 +146,12 @@ def test_flags_reach_the_steps(capsys: pytest.CaptureFixture[str], monkeypatch: 
     def fake_refresh(settings, **kwargs):  # noqa: ANN001, ANN202
         calls.update(kwargs, lake=settings.lake)
         validation = SimpleNamespace(index_path="/l/quality/index.html")
-        return SimpleNamespace(tables={"silver/tweets": 1500}, validation=validation)
+        publish = SimpleNamespace(report="/l/report/index.html")
+        return SimpleNamespace(tables={"silver/tweets": 1500}, validation=validation, publish=publish)
 
     monkeypatch.setattr(steps, "refresh", fake_refresh)
     argv = ["refresh", "--lake", "/l", "--tweets", "10", "--end-date", "2026-11-20", "--full-refresh"]
+    argv += ["--drill-volume-drop", "0.8"]
     code, out, _ = run(capsys, *argv)
     assert code == 0
     assert calls["source"] == "sample" and calls["full_refresh"] is True and calls["lake"] == "/l"
@@ -160,8 +162,10 @@ def test_flags_reach_the_steps(capsys: pytest.CaptureFixture[str], monkeypatch: 
         "days": None,
         "end_date": date(2026, 11, 20),
         "seed": None,
+        "drill_drop": 0.8,
     }
     assert "silver/tweets       1,500 rows" in out and "quality report: /l/quality/index.html" in out
+    assert "lake report:    /l/report/index.html" in out
 
 
 def test_ingest_and_report_for_real(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

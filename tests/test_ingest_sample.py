@@ -332,3 +332,14 @@ def test_the_plan_is_exact_and_checked() -> None:
         sample(accounts=("not a user!",))
     with pytest.raises(ValueError, match="page_size"):
         sample(page_size=500)
+
+
+def test_a_volume_drill_cuts_only_the_first_querys_last_day() -> None:
+    plain, drill = sample(tweets=3000, days=5), sample(tweets=3000, days=5, drill_drop=0.8)
+    cells = [(d, s) for d in range(5) for s in range(len(plain.streams))]
+    changed = {c for c in cells if plain.per_stream_day(*c) != drill.per_stream_day(*c)}
+    assert changed == {(4, 0)}
+    assert drill.per_stream_day(4, 0) == round(plain.per_stream_day(4, 0) * 0.2)
+    assert drill.streams[0].endpoint == "search_recent"
+    with pytest.raises(ValueError, match="drill_drop"):
+        sample(drill_drop=1.0)

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from expectations.report import local_quality_folder, make_server
+from expectations.report import local_quality_folder, make_server, serve
 from foundation.lake import Lake
 from foundation.settings import Settings
 from tests.test_quality_gate import (
@@ -232,8 +233,10 @@ def test_quality_report_cli_prints_path_and_serves_s3(
     lake.write_bytes("quality/index.html", b"<html>runs</html>")
     lake.write_bytes("quality/docs/index.html", b"<html>docs</html>")
     assert main(["report", "--lake", lake.root]) == 0
-    assert capsys.readouterr().out.strip() == lake.url("quality/index.html")
-    folder, cleanup = local_quality_folder(lake)  # what --serve serves for an S3 lake
+    out = capsys.readouterr()
+    assert out.out.strip() == lake.url("quality/index.html")
+    assert "no lake report yet" in out.err and "tweetlake publish" in out.err
+    folder, cleanup = local_quality_folder(lake)  # the quality folder alone, as the Data Docs tests serve it
     server, base = _serve(folder)
     try:
         assert requests.get(f"{base}/index.html", timeout=5).text == "<html>runs</html>"
@@ -242,3 +245,29 @@ def test_quality_report_cli_prints_path_and_serves_s3(
         server.shutdown()
         cleanup()
     assert not os.path.exists(folder)
+    # once gold is published: both paths printed, and --serve serves both reports, nothing else of the lake
+    lake.write_bytes("report/index.html", b"<html>gold</html>")
+    lake.write_bytes("report/static/charts/vega.min.js", b"// vega")
+    lake.write_bytes("quality/_state/validated.json", b"{}")
+    lake.write_bytes("bronze/source=api/x.jsonl", b"{}")
+    assert main(["report", "--lake", lake.root]) == 0
+    assert capsys.readouterr().out.split() == [lake.url("quality/index.html"), lake.url("report/index.html")]
+    said: list[str] = []
+    ready, stop = threading.Event(), threading.Event()
+    options = {"say": said.append, "ready": ready, "stop": stop}
+    thread = threading.Thread(target=serve, args=(lake, 0), kwargs=options, daemon=True)
+    thread.start()
+    assert ready.wait(30), said
+    base = re.search(r"at (http://127\.0\.0\.1:\d+)/quality/index\.html", said[0])
+    assert base and "/report/index.html" in said[0], said
+    url = base.group(1)
+    assert requests.get(f"{url}/quality/index.html", timeout=5).text == "<html>runs</html>"
+    assert requests.get(f"{url}/report/index.html", timeout=5).text == "<html>gold</html>"
+    assert requests.get(f"{url}/report/", timeout=5).text == "<html>gold</html>"
+    assert requests.get(f"{url}/report/static/charts/vega.min.js", timeout=5).text == "// vega"
+    for hidden in ("quality/_state/validated.json", "bronze/source=api/x.jsonl", "", "report/static/"):
+        assert requests.get(f"{url}/{hidden}", timeout=5).status_code == 404, hidden
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive()  # stopped, and its download of the S3 lake's reports removed
+    assert not [p for p in os.listdir(tempfile.gettempdir()) if p.startswith("tweetlake-report-")]

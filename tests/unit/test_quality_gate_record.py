@@ -76,3 +76,30 @@ def test_gold_changed_after_validation_is_refused(lake: Lake) -> None:
         check_publishable(lake, STAGING, staged(lake))
     gate(lake, "r4")  # validated again as it is now
     assert check_publishable(lake, STAGING, staged(lake))["run_id"] == "r4"
+
+
+def test_a_failed_gate_links_each_failing_tables_page_before_its_failures() -> None:
+    """What an Airflow alert shows first (its text is cut at 1,500 characters): the failing tables' pages."""
+    report = ValidationReport(run_id="r1", started_at="2026-12-01T00:00:00Z", success=False)
+    report.index_path = "s3://bucket/lake/quality/index.html"
+    many = [
+        Failure("silver.tweets", "expect_column_values_to_not_be_null", f"c{i}", 3, []) for i in range(40)
+    ]
+    report.failures = [
+        *many,
+        Failure(
+            "gold.top_tweets",
+            "expect_column_values_to_be_unique",
+            "tweet_id",
+            2,
+            ["9"],
+            docs_page="p/top.html",
+        ),
+    ]
+    for f in many:
+        f.docs_page = "p/tweets.html"
+    message = str(QualityGateFailed(report))
+    head = message[:300]
+    assert "page of gold.top_tweets: s3://bucket/lake/quality/p/top.html" in head
+    assert "page of silver.tweets: s3://bucket/lake/quality/p/tweets.html" in head
+    assert message.index("page of") < message.index("expect_column_values_to_not_be_null")

@@ -75,6 +75,10 @@ class Plan:
     page_size: int = 100
     users: int | None = None
     single_shapes: bool = True
+    # A drill for the monitors: the first query's last day keeps only (1 - drill_drop) of its tweets, as an
+    # API that quietly returned fewer would (the volume monitor flags it); ``tweets`` is then the total less
+    # the tweets cut.
+    drill_drop: float = 0.0
 
     def __post_init__(self) -> None:
         self.queries = tuple(self.queries)
@@ -103,6 +107,8 @@ class Plan:
             raise ValueError(f"not Twitter usernames (1-15 letters, digits, _): {', '.join(map(repr, bad))}")
         if self.tweets < 0 or self.days < 1 or not (self.queries or self.accounts):
             raise ValueError("sample source needs tweets >= 0, days >= 1 and at least one query or account")
+        if not 0.0 <= self.drill_drop < 1.0:
+            raise ValueError("drill_drop is the share of a day's tweets cut: at least 0, below 1")
         if not 10 <= self.page_size <= 100:
             raise ValueError("page_size must be between 10 and 100, as the API's max_results")
 
@@ -121,7 +127,10 @@ class Plan:
     def per_stream_day(self, day_index: int, stream_index: int) -> int:
         """New tweets created in stream ``stream_index`` on day ``day_index``."""
         base, extra = divmod(self.stream_totals[stream_index], self.days)
-        return base + (1 if day_index < extra else 0)
+        count = base + (1 if day_index < extra else 0)
+        if self.drill_drop and stream_index == 0 and day_index == self.days - 1:
+            return round(count * (1 - self.drill_drop))
+        return count
 
     def reobserved(self, day_index: int, stream_index: int) -> int:
         """How many of the previous day's tweets are seen again on day ``day_index``."""
