@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dbt_runtime import bronze_read, state
 from foundation import lakefiles
-from foundation.lake import Lake, S3Unavailable
+from foundation.lake import BUILD_LISTINGS_ENV, Lake, S3Unavailable
 from foundation.layout import BUILD_STATE, SILVER, STAGING_GOLD
 from foundation.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from foundation.workdir import work_dir
@@ -77,6 +77,7 @@ def dbt_env(
     if bronze_until:
         env[BRONZE_UNTIL_ENV] = bronze_until
     env.update(settings.env_for_subprocess())
+    env[BUILD_LISTINGS_ENV] = "1"  # dbt's process holds the lease: S3 listings cached (foundation.lake)
     folder = work_dir(settings.lake)
     env.setdefault("TWEETLAKE_DUCKDB", str(folder / "tweetlake.duckdb"))
     if settings.duckdb_path:

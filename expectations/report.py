@@ -310,7 +310,15 @@ class _ReportHandler(http.server.SimpleHTTPRequestHandler):
 
     allowed_path: Callable[[str], bool] = staticmethod(is_report_path)
 
+    home = ""  # where "/" leads when the folder has no index of its own (the lake root: the quality index)
+
     def send_head(self) -> Any:
+        if self.home and self.path == "/":
+            self.send_response(302)
+            self.send_header("Location", self.home)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         try:
             allowed = self._allowed(self.translate_path(self.path))
         except ValueError:  # a NUL byte: os.path refuses it
@@ -347,7 +355,8 @@ def make_server(
     ``serve_forever``. Only the loopback address by default: the report shows tweets and account names.
     ``allowed``: which paths below ``folder`` it serves (the quality folder's report parts by default;
     :func:`is_served_path` for a lake root with both reports)."""
-    handler_class = type("_Handler", (_ReportHandler,), {"allowed_path": staticmethod(allowed)})
+    home = f"/{QUALITY_INDEX}" if allowed is is_served_path else ""
+    handler_class = type("_Handler", (_ReportHandler,), {"allowed_path": staticmethod(allowed), "home": home})
     handler = functools.partial(handler_class, directory=folder)
     return http.server.ThreadingHTTPServer((host, port), handler)
 

@@ -265,7 +265,8 @@ def test_quality_report_cli_prints_path_and_serves_s3(
     assert requests.get(f"{url}/report/index.html", timeout=5).text == "<html>gold</html>"
     assert requests.get(f"{url}/report/", timeout=5).text == "<html>gold</html>"
     assert requests.get(f"{url}/report/static/charts/vega.min.js", timeout=5).text == "// vega"
-    for hidden in ("quality/_state/validated.json", "bronze/source=api/x.jsonl", "", "report/static/"):
+    assert requests.get(f"{url}/", timeout=5).url == f"{url}/quality/index.html"  # "/" leads to the index
+    for hidden in ("quality/_state/validated.json", "bronze/source=api/x.jsonl", "report/static/"):
         assert requests.get(f"{url}/{hidden}", timeout=5).status_code == 404, hidden
     stop.set()
     thread.join(30)

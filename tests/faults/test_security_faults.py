@@ -391,6 +391,8 @@ def served(tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
     files = {
         "quality/docs/index.html": "<html>docs</html>",
         "quality/runs/r1.json": '{"report": {}}',
+        "report/index.html": "<html>gold</html>",
+        "report/.hidden": MARK,
         "quality/_state/validated.json": MARK,
         "quality/.tweetlake-marker": MARK,
         "_state/lease.json": MARK,
@@ -444,7 +446,9 @@ def test_an_s3_lakes_report_is_served_from_a_copy_of_the_report_only(s3_bucket) 
         copied = sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
     finally:
         cleanup()
-    assert copied == ["docs/index.html", "index.html", "runs/r1.json"], "the validator's state stays in S3"
+    charts = [f"static/charts/{name}" for name in ("vega-embed.min.js", "vega-lite.min.js", "vega.min.js")]
+    expected = ["docs/index.html", "index.html", "runs/r1.json", *charts]
+    assert copied == expected, "the validator's state stays in S3"
     assert not Path(folder).exists()
 
 
@@ -474,37 +478,44 @@ def test_report_server_listens_on_loopback_only(served: tuple[int, int, Path]) -
 
 def test_report_server_serves_the_report_and_nothing_else(served: tuple[int, int, Path]) -> None:
     port, _, lake_dir = served
-    for path in ("/", "/index.html", "/docs/index.html", "/runs/r1.json"):
+    # the lake root is served: the quality report under /quality/, the lake report under /report/
+    for path in ("/quality/index.html", "/quality/docs/index.html", "/quality/runs/r1.json", "/report/"):
         status, body = get(port, path)
         assert status == 200 and MARK.encode() not in body, path
+    status, _ = get(port, "/")
+    assert status == 302  # to the quality index
     bronze = next(lake_dir.rglob("*.jsonl"))
     attempts = [
         "/../_state/lease.json",
         "/%2e%2e/_state/lease.json",
         "/%2E%2E/%2E%2E/neighbour.txt",
         "/..%2f_state%2flease.json",
-        "/docs/..%2f..%2f_state/lease.json",
-        "/docs/../../bronze",
+        "/quality/docs/..%2f..%2f_state/lease.json",
+        "/quality/docs/../../bronze",
         "//etc/passwd",
         "/etc/passwd",
         str(bronze),
         "/" + str(bronze.relative_to(lake_dir)),
         "/../" + str(bronze.relative_to(lake_dir)),
-        "/_state/validated.json",
-        "/.tweetlake-marker",
-        "/docs/lease.html",
-        "/runs/up/neighbour.txt",
-        "/runs/",  # a folder without an index: no listing
-        "/runs/r1.json%00.html",
+        "/bronze/",
+        "/_state/lease.json",
+        "/_state/watermarks/endpoint=search_recent/q.json",
+        "/quality/_state/validated.json",
+        "/quality/.tweetlake-marker",
+        "/quality/docs/lease.html",
+        "/quality/runs/up/neighbour.txt",
+        "/quality/runs/",  # a folder without an index: no listing
+        "/quality/runs/r1.json%00.html",
+        "/report/.hidden",
         "/%00",
         "http://127.0.0.1/../_state/lease.json",
-        "/" + "a/" * 300 + "index.html",
+        "/quality/" + "a/" * 300 + "index.html",
     ]
     for path in attempts:
         status, body = get(port, path)
         assert status in (400, 403, 404), (path, status)
         assert MARK.encode() not in body and b"bronze" not in body, path
-    assert get(port, "/index.html")[0] == 200, "still serving after every attempt"
+    assert get(port, "/quality/index.html")[0] == 200, "still serving after every attempt"
 
 
 @pytest.mark.slow
