@@ -81,7 +81,7 @@ from expectations.results import (
 from expectations.suites import SuiteFile, load_suites
 from expectations.tables import Table, find_table, lake_relative
 from foundation.lake import Lake
-from foundation.layout import GOLD, QUALITY_DOCS, QUALITY_INDEX, QUALITY_RUNS
+from foundation.layout import GOLD, QUALITY_DOCS, QUALITY_INDEX, QUALITY_RUNS, QUALITY_STATE
 from foundation.times import isoformat_z, parse_utc, utcnow
 
 if TYPE_CHECKING:
@@ -273,21 +273,30 @@ def _views(run: Run) -> dict[str, str]:
 def _monitors(run: Run, report: ValidationReport, lake: Lake) -> bool:
     """The run's monitors (:mod:`expectations.monitors`) in its report; True when one failed its threshold."""
     from expectations import monitors
-    from expectations.report import load_runs
 
-    latest = next((r for r in load_runs(lake) if r.get("monitor_state")), None)
     found, report.monitor_state = monitors.run_monitors(
         lake,
         run.con,
         _views(run),
         parse_utc(report.as_of),
         run.options.max_age.total_seconds() / 3600,
-        previous=(latest or {}).get("monitor_state"),
+        previous=_previous_monitor_state(lake),
     )
     report.monitors = [m.to_dict() for m in found]
+    if report.monitor_state:
+        lake.write_json(MONITOR_STATE, report.monitor_state)
     failed = monitors.failures(found)
     report.failures.extend(failed)
     return bool(failed)
+
+
+MONITOR_STATE = posixpath.join(QUALITY_STATE, "monitors.json")  # what the last run's monitors saw
+
+
+def _previous_monitor_state(lake: Lake) -> dict[str, Any]:
+    """What the last run's monitors left for this one (``quality/_state/monitors.json``; {} if none)."""
+    state = lake.read_json(MONITOR_STATE, default=None)
+    return state if isinstance(state, dict) else {}
 
 
 def _trace(run: Run, report: ValidationReport) -> None:

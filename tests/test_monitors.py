@@ -317,7 +317,7 @@ def test_a_failing_expectation_shows_its_offending_row_traced_to_the_bronze_line
 def test_quality_index_charts_render_offline_with_the_marks_the_runs_imply(
     spoiled_month: tuple[Settings, Any, tuple[str, int, str, int]], tmp_path: Path
 ) -> None:
-    settings, _, _ = spoiled_month
+    settings, _, (rel, line, tweet_id, page) = spoiled_month
     lake = Lake.from_settings(settings)
     folder = lake.url("quality")
     text = Path(folder, "index.html").read_text()
@@ -337,7 +337,8 @@ def test_quality_index_charts_render_offline_with_the_marks_the_runs_imply(
     Path(folder, "docs", "harness.html").write_text(MARKS_HARNESS)
     server, base = _serve(folder)
     try:
-        marks = json.loads(_facts(_chromium_dump(f"{base}/docs/harness.html", tmp_path / "profile"))["marks"])
+        facts = _facts(_chromium_dump(f"{base}/docs/harness.html", tmp_path / "profile"))
+        marks = json.loads(facts["marks"])
     finally:
         server.shutdown()
         Path(folder, "docs", "harness.html").unlink()
@@ -346,6 +347,12 @@ def test_quality_index_charts_render_offline_with_the_marks_the_runs_imply(
     assert marks["volume-days"] == ["true", 3 * streams * 15]  # band, line and point: 14 baseline days + 1
     points = sum(1 for r in runs for m in r["monitors"] if m["name"] == "language_mix")
     assert marks["monitor-language_mix"] == ["true", 2 * points]
+    # as the browser shows them: the failing row traced to its bronze line, the cut stream's volume warning
+    assert f"{rel}:{line} (page {page})" in facts["failures"] and tweet_id in facts["failures"]
+    [volume] = [
+        r for r in facts["monitors"].splitlines() if r.startswith("volume") and f"{CUT} (search_recent)" in r
+    ]
+    assert "warning" in volume and "-8" in volume, volume
 
 
 # The index in a same-origin iframe; when its charts are drawn, each chart's rendered state and mark count
@@ -359,7 +366,10 @@ f.addEventListener('load', () => {
     if (figs.some(el => !el.dataset.rendered)) { setTimeout(tick, 100); return; }
     const marks = {};
     figs.forEach(el => { marks[el.dataset.chart] = [el.dataset.rendered, Number(el.dataset.marks)]; });
-    document.getElementById('out').textContent = JSON.stringify({marks: JSON.stringify(marks)});
+    const text = (sel) => { const el = d.querySelector(sel); return el ? el.innerText : null; };
+    document.getElementById('out').textContent = JSON.stringify({
+      marks: JSON.stringify(marks), failures: text('ol.failures'), monitors: text('#monitor-table'),
+    });
   };
   tick();
 });
