@@ -139,6 +139,10 @@ def test_refresh_on_s3_runs_every_step_and_emits_assets(s3_run: S3Run, tmp_path:
     # every sampled tweet, and the originals its retweets and quotes only include (seen_in 'includes')
     assert s3_run.counts["silver/tweets"] > SAMPLE["sample_tweets"]
     assert s3_run.counts["gold/tweets_export"] == SAMPLE["sample_tweets"]
+    # the publish task wrote the lake report, the quality index links it
+    lake = s3_run.lake
+    assert lake.exists("report/index.html") and lake.exists("report/static/charts/vega.min.js")
+    assert b"../report/index.html" in lake.read_bytes("quality/index.html")
 
     # The mapped ingest tasks together land what `tweetlake ingest` lands for the same day, seed and size.
     cli = load_settings({"TWEETLAKE_LAKE": str(tmp_path / "cli-lake")})
@@ -194,6 +198,7 @@ def test_failed_quality_gate_alerts_and_keeps_the_last_good_gold(
     text = webhook.posts[0]["text"]
     assert "tweetlake_refresh.validate_silver failed" in text and failed.run_id in text
     assert "like_count" in text and "AirflowFailException" in text
+    assert f"page of silver.tweets: {s3_run.lake_url}/quality/docs/" in text, "it links the table's page"
     assert webhook.paths == ["/hooks/tweetlake"]
 
 
