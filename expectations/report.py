@@ -274,15 +274,7 @@ def local_report_root(lake: Lake) -> tuple[str, Callable[[], None]]:
     download of an S3 lake's report files only."""
     if not lake.remote:
         return lake.root, lambda: None
-    tmp = tempfile.TemporaryDirectory(prefix="tweetlake-report-")
-    for top in (QUALITY, REPORT):
-        for rel in lake.walk_files(top):
-            if not is_served_path(rel):
-                continue
-            target = os.path.join(tmp.name, *rel.split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            lake.fs.get(lake._strip(lake.url(rel)), target)
-    return tmp.name, tmp.cleanup
+    return _download(lake, "", (QUALITY, REPORT), is_served_path, "tweetlake-report-")
 
 
 def local_quality_folder(lake: Lake) -> tuple[str, Callable[[], None]]:
@@ -290,14 +282,23 @@ def local_quality_folder(lake: Lake) -> tuple[str, Callable[[], None]]:
     parts only: the validator's state can be large and is no page of the report)."""
     if not lake.remote:
         return lake.url(QUALITY), lambda: None
-    tmp = tempfile.TemporaryDirectory(prefix="tweetlake-quality-")
-    for rel in lake.walk_files(QUALITY):
-        inside = posixpath.relpath(rel, QUALITY)
-        if not is_report_path(inside):
-            continue
-        target = os.path.join(tmp.name, *inside.split("/"))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        lake.fs.get(lake._strip(lake.url(rel)), target)
+    return _download(lake, QUALITY, (QUALITY,), is_report_path, "tweetlake-quality-")
+
+
+def _download(
+    lake: Lake, base: str, tops: tuple[str, ...], keep: Callable[[str], bool], prefix: str
+) -> tuple[str, Callable[[], None]]:
+    """A temporary local copy of the files under ``tops`` whose path relative to ``base`` ``keep`` takes,
+    laid out relative to ``base``; and what removes it."""
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    for top in tops:
+        for rel in lake.walk_files(top):
+            inside = posixpath.relpath(rel, base) if base else rel
+            if not keep(inside):
+                continue
+            target = os.path.join(tmp.name, *inside.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            lake.fs.get(lake._strip(lake.url(rel)), target)
     return tmp.name, tmp.cleanup
 
 
