@@ -130,3 +130,30 @@ def restore(lake: Lake, rel: str, version: int, metadata: dict[str, str]) -> int
     with _store_errors(lake, rel, "Delta table restore"):
         table.restore(version, commit_properties=CommitProperties(custom_metadata=metadata))
     return int(open_table(lake, rel).version())
+
+
+LOG_RETENTION = "delta.logRetentionDuration"
+DEFAULT_LOG_RETENTION = "interval 30 days"  # Delta's own default
+
+
+def purge_history(lake: Lake, rel: str, metadata: dict[str, str]) -> int:
+    """Leave only the current version readable: every file no longer in it vacuumed, and every commit
+    before it removed from the log (a commit's statistics hold column minimums and maximums, so an old
+    commit can still name a removed post). For compliance: what was removed must not stay reachable by time
+    travel. The number of data files vacuumed.
+
+    Delta removes log entries only past ``delta.logRetentionDuration``: the table's is set to zero, the log
+    checkpointed and cleaned, and the default set again (two small commits carrying ``metadata``, the run
+    that purged, so history shows them as that run's; no data rewritten)."""
+    from deltalake import CommitProperties
+
+    with _store_errors(lake, rel, "Delta history purge"):
+        table = open_table(lake, rel)
+        vacuumed = table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        commit = CommitProperties(custom_metadata=metadata)
+        table.alter.set_table_properties({LOG_RETENTION: "interval 0 seconds"}, commit_properties=commit)
+        table = open_table(lake, rel)
+        table.create_checkpoint()
+        table.cleanup_metadata()
+        table.alter.set_table_properties({LOG_RETENTION: DEFAULT_LOG_RETENTION}, commit_properties=commit)
+    return len(vacuumed)

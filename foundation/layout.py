@@ -22,6 +22,7 @@ RUN_JOURNALS = f"{STATE}/runs"
 COVERAGE = f"{STATE}/coverage"  # full-archive backfills: which windows of each query are complete
 SPEND = f"{STATE}/spend"  # the spend ledger: posts read from the API per run and stream (ingestion.spend)
 BUILD_STATE = f"{STATE}/build"  # what dbt keeps between builds (processed bronze files, sentiment cache)
+COMPLIANCE = f"{STATE}/compliance"  # batch compliance: jobs, their results as downloaded, redactions
 LEASE = f"{STATE}/lease.json"  # the one writer of the lake, whatever its machine (foundation.lease)
 
 QUALITY = "quality"

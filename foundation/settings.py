@@ -122,6 +122,8 @@ class Settings:
     monthly_post_budget: int | None = (
         None  # posts API ingests may read per calendar month (UTC); None: no limit
     )
+    compliance_poll_seconds: float = 30.0  # between status checks of a batch compliance job
+    compliance_timeout_seconds: float = 7200.0  # how long `tweetlake compliance` waits for a job to end
 
     @property
     def remote(self) -> bool:
@@ -234,6 +236,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         price_per_post=_float_env(env, "TWEETLAKE_PRICE_PER_POST", DEFAULT_PRICE_PER_POST),
         max_posts_per_run=_posts_env(env, "TWEETLAKE_MAX_POSTS_PER_RUN"),
         monthly_post_budget=_posts_env(env, "TWEETLAKE_MONTHLY_POST_BUDGET"),
+        compliance_poll_seconds=_float_env(env, "TWEETLAKE_COMPLIANCE_POLL_SECONDS", 30.0),
+        compliance_timeout_seconds=_float_env(env, "TWEETLAKE_COMPLIANCE_TIMEOUT_SECONDS", 7200.0),
     )
 
 

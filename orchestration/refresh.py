@@ -340,6 +340,21 @@ def maintain_lake() -> dict[str, Any]:
     return {t: vars(m) for t, m in summary.tables.items()}
 
 
+def compliance_lake() -> dict[str, Any]:
+    """The weekly compliance run: batch compliance jobs for the lake's ids, and their removal everywhere."""
+    from pipeline.steps import run_compliance
+
+    summary = run_compliance(airflow_settings("api"), progress=log.info)
+    log.info("%s", summary.describe())
+    return {
+        "jobs": {j.kind: {"job_id": j.job_id, "ids": j.ids, "events": j.events} for j in summary.jobs},
+        "posts_removed": len(summary.events.tweets),
+        "users_removed": len(summary.events.users),
+        "bronze_objects_rewritten": summary.redaction.files_rewritten,
+        "rebuilt": summary.rebuilt,
+    }
+
+
 def report(
     ingested: list[dict[str, Any]] | Any,
     published: Mapping[str, int],

@@ -56,6 +56,7 @@ FAILURES = (
     "foundation.workdir:LakeBusy",
     "pipeline.versions:RollbackRefused",
     "pipeline.query:QueryFailed",
+    "ingestion.http:ApiError",  # an API call failed for good (compliance, plan): the message says why
 )
 
 
@@ -542,6 +543,36 @@ def rehydrate(ids_file: str, lake: str | None) -> None:
     from pipeline import sharing
 
     print(sharing.rehydrate(_settings(lake), Path(ids_file)).describe())
+
+
+@cli.command(
+    short_help="remove deleted, protected and suspended posts and users from every layer",
+    help="Check the lake's post and user ids with batch compliance jobs (POST /2/compliance/jobs: create, "
+    "upload the ids, poll, download), record the results (silver.compliance_events), redact them from bronze "
+    "(each affected object rewritten, all else byte-identical), rebuild silver and gold through the quality "
+    "gate and publish, drop them from the quality reports and vacuum gold's older versions. A job still "
+    "running when the command stops is carried on by the next run.",
+)
+@click.option(
+    "--type",
+    "types",
+    type=click.Choice(["tweets", "users"]),
+    multiple=True,
+    help="check only these ids (repeatable; default both)",
+)
+@click.option(
+    "--keep-history",
+    is_flag=True,
+    help="keep gold's older Delta versions (they still hold what was removed: purge them yourself)",
+)
+@lake_option
+def compliance(types: tuple[str, ...], keep_history: bool, lake: str | None) -> None:
+    from pipeline import steps
+
+    summary = steps.run_compliance(
+        _settings(lake), types=types or None, keep_history=keep_history, progress=say
+    )
+    print(summary.describe())
 
 
 @cli.command(

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from expectations.validate import ValidationReport
     from ingestion.backfill import BackfillSummary
     from ingestion.plan import Plan
+    from pipeline.compliance import ComplianceSummary
     from pipeline.maintain import MaintainSummary
     from pipeline.versions import RollbackSummary, Version
 
@@ -133,10 +134,14 @@ def run_build(
     full_refresh: bool = False,
     progress: Progress | None = None,
 ) -> BuildSummary:
-    """dbt build of silver and gold (gold into staging, for validation before publish)."""
+    """dbt build of silver and gold (gold into staging, for validation before publish); new bronze files
+    lose first what compliance removed (:func:`pipeline.compliance.redact_new_bronze`)."""
+    from pipeline.compliance import redact_new_bronze
+
     lake = Lake.from_settings(settings)
     lake.ensure_bucket()
     with lake_lease(lake, "build", say=progress), lake_lock(settings.lake, wait=5):
+        redact_new_bronze(settings, progress)
         return build(
             settings,
             select=select,
@@ -226,6 +231,33 @@ def run_rollback(settings: Settings, to: str, *, run_id: str | None = None) -> R
         summary = rollback(lake, to, run_id=run_id or new_run_id())
     write_report(lake)
     return summary
+
+
+def run_compliance(
+    settings: Settings,
+    *,
+    types: tuple[str, ...] | None = None,
+    keep_history: bool = False,
+    progress: Progress | None = None,
+    **options: Any,
+) -> ComplianceSummary:
+    """Batch compliance for the lake's posts and users, and their removal from every layer
+    (:mod:`pipeline.compliance`). ``options``: the API source's (tests: ``session``, ``sleep``, ``clock``)."""
+    from pipeline.compliance import run_compliance
+
+    def rebuild(run_id: str) -> None:  # the refresh's last three steps, under the compliance run's lease
+        run_build(settings, progress=None)
+        run_validate(settings, run_id=run_id, progress=progress)
+        run_publish(settings, run_id=run_id)
+
+    return run_compliance(
+        settings,
+        types=types or ("tweets", "users"),
+        rebuild=rebuild,
+        keep_history=keep_history,
+        progress=progress,
+        **options,
+    )
 
 
 def run_maintain(settings: Settings, *, retention_hours: float | None = None) -> MaintainSummary:

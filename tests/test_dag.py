@@ -24,7 +24,13 @@ DAG_ID = "tweetlake_refresh"
 CONSUMER_ID = "tweetlake_gold_consumer"
 LAKE_TASKS = ("build_silver", "validate_silver", "build_gold", "validate_gold", "publish")
 MAINTAIN_ID = "tweetlake_maintain"
-DAG_FILES = {"tweetlake_refresh.py", "tweetlake_gold_consumer.py", "tweetlake_maintain.py"}
+COMPLIANCE_ID = "tweetlake_compliance"
+DAG_FILES = {
+    "tweetlake_refresh.py",
+    "tweetlake_gold_consumer.py",
+    "tweetlake_maintain.py",
+    "tweetlake_compliance.py",
+}
 PARAMS = {
     "source": None,  # no TWEETLAKE_SOURCE: no source, never generated tweets by default (issue 17)
     "allow_mixed_sources": False,
@@ -64,7 +70,7 @@ def test_dags_import_cleanly_and_fast() -> None:
     ours = [w for w in caught if "dags/" in str(w.filename) or "orchestration" in str(w.filename)]
     assert ours == [], [str(w.message) for w in ours]
     assert seconds < 3, f"the DAG folder took {seconds:.1f}s to parse"
-    assert set(bag.dags) == {DAG_ID, CONSUMER_ID, MAINTAIN_ID}
+    assert set(bag.dags) == {DAG_ID, CONSUMER_ID, MAINTAIN_ID, COMPLIANCE_ID}
     # dags/ holds DAG files only (the glue is the installed package orchestration/): each file is one DAG
     assert {Path(s.file).name: s.dag_num for s in bag.dagbag_stats} == dict.fromkeys(DAG_FILES, 1)
     assert {p.name for p in (REPO_ROOT / "dags").iterdir() if p.suffix == ".py"} == DAG_FILES
@@ -87,7 +93,7 @@ def test_dag_file_imports_no_heavy_modules() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("dag_id", [DAG_ID, CONSUMER_ID, MAINTAIN_ID])
+@pytest.mark.parametrize("dag_id", [DAG_ID, CONSUMER_ID, MAINTAIN_ID, COMPLIANCE_ID])
 def test_every_dag_follows_the_house_rules(dagbag, dag_id: str) -> None:
     """What every DAG of the project keeps: an owner, tags, UTC start, no catchup, one run at a time, docs
     rendered as markdown, and a failure alert on the run and on every task."""

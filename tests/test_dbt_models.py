@@ -52,9 +52,10 @@ SILVER = (
     "annotations",
     "tweet_edits",
 )
-# silver.rejected_pages too: empty in these lakes (no bronze line set aside), so not among the tables
-# compared row for row above (tests/test_dbt_shapes.py fills it)
-ALL_SILVER = (*SILVER, "rejected_pages")
+# silver.rejected_pages and silver.compliance_events too: empty in these lakes (no bronze line set aside, no
+# compliance job run), so not among the tables compared row for row above (tests/test_dbt_shapes.py and
+# tests/test_compliance.py fill them)
+ALL_SILVER = (*SILVER, "rejected_pages", "compliance_events")
 STATE = ("bronze_files", "tweet_sentiment")  # build state, in <lake>/_state/build/
 GOLD = (
     "user_engagement_daily",
@@ -93,6 +94,7 @@ CONTRACT = {
     "silver/urls": "tweet_id url expanded_url display_url domain start_index",
     "silver/referenced_tweets": "tweet_id referenced_tweet_id reference_type referenced_author_id "
     "referenced_text is_available",
+    "silver/compliance_events": "id id_type action reason created_at redacted_at job_id",
     "silver/api_errors": "error_key title detail type resource_type resource_id parameter value source "
     "endpoint stream fetched_at run_id bronze_file",
     "gold/user_engagement_daily": "author_id author_username day tweets likes retweets replies quotes "

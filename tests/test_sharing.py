@@ -11,9 +11,10 @@ import pytest
 import requests
 
 from foundation.lake import Lake
-from foundation.settings import ConfigError, Settings, load_settings
+from foundation.settings import ConfigError, Settings
 from pipeline import sharing, steps
 from tests.bronze_reader import bronze
+from tests.fake_twitter.fixtures import api_settings
 from tests.fake_twitter.server import FakeTwitter, make_tweets
 from tests.fixtures_lake import query
 
@@ -22,15 +23,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def settings_for(lake: Path, fake: FakeTwitter, **env: str) -> Settings:
-    return load_settings(
-        {
-            "TWEETLAKE_LAKE": str(lake),
-            "TWEETLAKE_QUERIES": QUERY,
-            "TWEETLAKE_ACCOUNTS": "",
-            "TWITTER_BEARER_TOKEN": fake.token,
-            **env,
-        }
-    )
+    return api_settings(lake, fake, QUERY, **env)
 
 
 @pytest.mark.slow

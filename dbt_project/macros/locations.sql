@@ -27,3 +27,8 @@
 {% macro bronze_glob() -%}
 {{ lake_root() }}/bronze/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl
 {%- endmacro %}
+
+{#- Batch compliance results as downloaded, one file per job (ingestion.compliance; foundation.layout.COMPLIANCE) -#}
+{% macro compliance_results_glob() -%}
+{{ lake_root() }}/_state/compliance/results/type=*/*.jsonl
+{%- endmacro %}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from foundation.settings import Settings, load_settings
 from tests.fake_twitter.server import FakeTwitter, FakeTwitterServer
 
 API_HOST = "https://api.twitter.com"
@@ -51,6 +53,19 @@ def fake_twitter() -> Iterator[FakeTwitter]:
 def twitter_session(fake_twitter: FakeTwitter) -> requests.Session:
     """A requests session whose calls to https://api.twitter.com reach ``fake_twitter``."""
     return session_for(fake_twitter.base_url)
+
+
+def api_settings(lake: Path, fake: FakeTwitter, queries: str, **env: str) -> Settings:
+    """Settings of an API lake at ``lake`` tracking ``queries`` (no accounts), with ``fake``'s token."""
+    return load_settings(
+        {
+            "TWEETLAKE_LAKE": str(lake),
+            "TWEETLAKE_QUERIES": queries,
+            "TWEETLAKE_ACCOUNTS": "",
+            "TWITTER_BEARER_TOKEN": fake.token,
+            **env,
+        }
+    )
 
 
 def cli_through_fake(

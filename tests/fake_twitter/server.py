@@ -2,7 +2,8 @@
 
 It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent`` and ``/all``,
 ``/2/tweets`` (lookup), ``/2/tweets/counts/recent``, ``/2/users/by/username/:u``, ``/2/users/:id/tweets`` and
-``/2/users/:id/mentions``, with the documented behaviour the source relies on: newest first;
+``/2/users/:id/mentions``, and batch compliance (``/2/compliance/jobs``:
+:mod:`tests.fake_twitter.compliance`), with the documented behaviour the source relies on: newest first;
 ``since_id``/``until_id``/``start_time``/``end_time`` filtering; pagination through ``meta.next_token``
 (sent back as ``next_token`` on search, ``pagination_token`` on timelines); the 7-day limit of recent
 search (none on full-archive search); counts per minute, hour or day; ``x-rate-limit-*`` headers; and the
@@ -31,6 +32,9 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.fake_twitter.compliance import STORAGE, FakeCompliance
+from tests.fake_twitter.compliance import invalid_request as _invalid
 
 TWITTER_EPOCH_MS = 1288834974657
 
@@ -174,6 +178,8 @@ class Request:
     body: bytes = b""  # what was sent (a cut body: only the part sent)
     cut: int | None = None
     reset: bool = False
+    method: str = "GET"
+    sent: bytes = b""  # the request's body (a POST's JSON, an upload's ids)
 
 
 @dataclass
@@ -196,6 +202,7 @@ class FakeTwitter:
     polls: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id
     places: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id
     faults: list[Fault] = field(default_factory=list)
+    compliance: FakeCompliance = field(default_factory=FakeCompliance)  # batch compliance jobs
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
@@ -300,14 +307,21 @@ class FakeTwitter:
         return status, hdrs, data
 
     def respond(
-        self, method: str, raw_path: str, headers: dict[str, str]
+        self, method: str, raw_path: str, headers: dict[str, str], sent: bytes = b""
     ) -> tuple[int, dict[str, str], bytes, Request]:
         """:meth:`handle`, and the request as recorded (the server reads from it how to cut the body)."""
         url = urlparse(raw_path)
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
         offset = _offset(params.get("pagination_token") or params.get("next_token"))
         page = (offset or 0) // (self.page_size or self._size(params)) + 1
-        req = Request(url.path, params, headers.get("authorization") == f"Bearer {self.token}", page)
+        authorized = headers.get("authorization") == f"Bearer {self.token}"
+        req = Request(url.path, params, authorized, page, method=method, sent=sent)
+        if url.path.startswith(STORAGE):  # a signed storage URL: no API headers, no rate limit
+            with self.lock:
+                self.requests.append(req)
+                req.status, data = self.compliance.storage(method, url.path, sent, headers)
+                req.body = data
+            return req.status, {"content-type": "application/octet-stream"}, data, req
         with self.lock:
             self.requests.append(req)
             status, extra, body = self._answer(req)
@@ -355,11 +369,17 @@ class FakeTwitter:
                     self.lock.acquire()
             if fault.body is not None:
                 return fault.status, dict(fault.headers), fault.body
-            status, extra, body = self._serve(req)
+            status, extra, body = self._route(req)
             if fault.rewrite is not None:
                 body = fault.rewrite(req, body)
             req.cut, req.reset = fault.cut, fault.reset
             return (status if fault.status == 200 else fault.status), {**extra, **fault.headers}, body
+        return self._route(req)
+
+    def _route(self, req: Request) -> tuple[int, dict[str, str | None], Any]:
+        parts = req.path.strip("/").split("/")
+        if parts[:3] == ["2", "compliance", "jobs"]:
+            return self._compliance(req, parts)
         return self._serve(req)
 
     def _serve(self, req: Request) -> tuple[int, dict[str, str | None], Any]:
@@ -410,6 +430,17 @@ class FakeTwitter:
             {},
             {"title": "Not Found Error", "type": "about:blank", "status": 404, "detail": "Not Found"},
         )
+
+    def _compliance(self, req: Request, parts: list[str]) -> tuple[int, dict, Any]:
+        """``POST /2/compliance/jobs`` and ``GET /2/compliance/jobs/:id``
+        (:mod:`tests.fake_twitter.compliance`)."""
+        if req.method == "POST" and len(parts) == 3:
+            status, body = self.compliance.create(req.sent)
+        elif req.method == "GET" and len(parts) == 4:
+            status, body = self.compliance.get(parts[3])
+        else:
+            status, body = 405, {"title": "Method Not Allowed", "type": "about:blank", "status": 405}
+        return status, {}, body
 
     def _lookup(self, req: Request) -> tuple[int, dict, Any]:
         """``GET /2/tweets?ids=`` (1 to 100 ids): the tweets found, in the order asked, with their
@@ -606,22 +637,23 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _invalid(name: str, value: str, message: str) -> dict[str, Any]:
-    return {
-        "errors": [{"parameters": {name: [value]}, "message": message}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": "https://api.twitter.com/2/problems/invalid-request",
-    }
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        self._respond("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        self._respond("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802 - the http.server API
+        self._respond("PUT")
+
+    def _respond(self, method: str) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, hdrs, data, req = self.server.api.respond("GET", self.path, headers)
+        received = self.rfile.read(int(headers.get("content-length") or 0))
+        status, hdrs, data, req = self.server.api.respond(method, self.path, headers, received)
         sent = data if req.cut is None else data[: req.cut]
         self.send_response(status)
         for k, v in hdrs.items():
@@ -654,7 +686,7 @@ class FakeTwitterServer:
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.api = api
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        api.base_url = self.url
+        api.base_url = api.compliance.base_url = self.url
         # serve_forever checks for shutdown every poll_interval: the default 0.5 s was each test's teardown
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-twitter", daemon=True
