@@ -15,9 +15,10 @@ Keeps the Twitter/X lake fresh, one data interval per run:
    to bronze) and the lake report (gold as charts) are.
 
 **The data interval drives the ingest window.** Source `api`: every tweet created in
-`[data_interval_start, data_interval_end)`. Recent search reaches 7 days back, so an interval older than that
-fails at once with a clear message (no retry); a backfill (`airflow backfill create --dag-id tweetlake_refresh
---from-date ... --to-date ...`) can fill the last 7 days. Source `sample`: the generated day is the interval's
+`[data_interval_start, data_interval_end)`. Recent search reaches 7 days back, so the queries of an interval
+older than that (a backfill: `airflow backfill create --dag-id tweetlake_refresh --from-date ... --to-date
+...`) are read with full-archive search (`/2/tweets/search/all`, Pro or Enterprise access); without that
+access the ingest fails at once saying so (no retry). Source `sample`: the generated day is the interval's
 date, so the same interval always gives the same pages. A manual run without a logical date has no interval:
 the API source then pulls incrementally from its `since_id` watermarks. Rerunning an interval replaces its
 bronze pages instead of duplicating them.

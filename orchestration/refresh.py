@@ -3,8 +3,8 @@
 The DAG file only wires these together. Each step calls :mod:`pipeline.steps` (the same code as the
 ``tweetlake`` CLI) and turns failures into the right Airflow outcome:
 
-- a quality failure (Great Expectations gate, a failing dbt test) or a configuration error (no token, a window
-  older than the API's 7 days) raises ``AirflowFailException``: retrying cannot help, so it fails at once;
+- a quality failure (Great Expectations gate, a failing dbt test) or a configuration error (no token)
+  raises ``AirflowFailException``: retrying cannot help, so it fails at once;
 - anything else (network, rate limits, S3) raises as is, and the task's retries apply.
 
 Heavy imports (dbt, DuckDB, Great Expectations) happen inside the functions, never at DAG parse time.
@@ -30,6 +30,7 @@ from orchestration.settings import airflow_settings
 log = logging.getLogger("tweetlake.airflow")
 
 POOL = os.environ.get("TWEETLAKE_POOL", "tweetlake_lake")
+REFUSED = ("400 ", "401 ", "403 ")  # how the API source's messages for a refused request start
 DEFAULT_SCHEDULE = "@hourly"
 
 
@@ -177,13 +178,31 @@ def stream_label(stream: Mapping[str, str]) -> str:
     return f"{prefix}{stream['name']}" if prefix != "q" else f"q: {stream['name']}"
 
 
-def source_options(params: Mapping[str, Any], interval: Interval) -> dict[str, Any]:
-    """The source's options for this run; the data interval drives the window (see the DAG's docs)."""
+def source_options(
+    params: Mapping[str, Any], interval: Interval, now: datetime | None = None
+) -> dict[str, Any]:
+    """The source's options for this run; the data interval drives the window (see the DAG's docs).
+
+    An interval that starts before recent search's 7 days (a backfill, a catchup, a run retried a week late)
+    is read through full-archive search (``archive``: ``/2/tweets/search/all``, Pro or Enterprise access);
+    without that access its ingest fails with the API's 403, explained (what access it needs, and that
+    recent search cannot reach the interval)."""
+    from ingestion.sources.api import SEARCH_HORIZON  # here: the DAG file's parse stays light
+
     source = run_source(params)
     if source == "api":
-        if interval.start and interval.end:
-            return {"start_time": interval.start, "end_time": interval.end}
-        return {}  # a manual run without an interval: incremental from the since_id watermarks
+        if not (interval.start and interval.end):
+            return {}  # a manual run without an interval: incremental from the since_id watermarks
+        window: dict[str, Any] = {"start_time": interval.start, "end_time": interval.end}
+        # a minute's margin: the request leaves a few seconds after this decision
+        if interval.start < (now or datetime.now(UTC)) - SEARCH_HORIZON + timedelta(minutes=1):
+            log.info(
+                "the interval %s starts more than 7 days ago, beyond recent search: its queries are read "
+                "with full-archive search (GET /2/tweets/search/all; needs Pro or Enterprise access)",
+                interval.describe(),
+            )
+            window["archive"] = True
+        return window
     if source == "sample":
         return {
             "tweets": params.get("sample_tweets"),
@@ -225,6 +244,7 @@ class OnlyStream:
 def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval: Interval) -> dict[str, Any]:
     """Ingest one stream of the run into bronze; return a small summary (the task's XCom)."""
     from foundation.lake import LakeError
+    from ingestion.http import ApiError
     from ingestion.sources import make_source
     from pipeline.steps import ingest_pulls
 
@@ -254,6 +274,12 @@ def ingest_stream(stream: Mapping[str, str], params: Mapping[str, Any], interval
         )
     except (ConfigError, LakeError) as exc:
         raise AirflowFailException(str(exc)) from None
+    except ApiError as exc:
+        # the API refused the request itself (no access to full-archive search, a bad token, an invalid
+        # query): a retry is refused the same, so the task fails at once; transient failures retry
+        if str(exc).startswith(REFUSED):
+            raise AirflowFailException(str(exc)) from None
+        raise
     if isinstance(pulls, OnlyStream) and not pulls.matched:
         raise AirflowFailException(
             f"the {source} source has no stream {stream_label(stream)}: check TWEETLAKE_QUERIES/ACCOUNTS"

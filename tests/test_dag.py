@@ -288,11 +288,18 @@ def test_data_interval_drives_the_source_window() -> None:
 
     start = pendulum.datetime(2026, 11, 20, 13, tz="UTC")
     interval = Interval.from_context(start, start.add(hours=1), None)
-    api = source_options({"source": "api"}, interval)
+    now = datetime(2026, 11, 20, 15, 5, tzinfo=UTC)
+    api = source_options({"source": "api"}, interval, now=now)
     assert api == {
         "start_time": datetime(2026, 11, 20, 13, tzinfo=UTC),
         "end_time": datetime(2026, 11, 20, 14, tzinfo=UTC),
     }
+    # the same interval a week and a day later (a backfill, a catchup): beyond recent search's 7 days, its
+    # queries are read through full-archive search
+    late = source_options({"source": "api"}, interval, now=now + pendulum.duration(days=8))
+    assert late == {**api, "archive": True}
+    edge = source_options({"source": "api"}, interval, now=start.add(days=7, minutes=-2))
+    assert "archive" not in edge
     sample = source_options({"source": "sample", "sample_tweets": 10, "sample_days": 1}, interval)
     assert sample["end_date"] == date(2026, 11, 20) and sample["tweets"] == 10
     manual = Interval.from_context(None, None, type("Run", (), {"run_after": start})())
