@@ -187,3 +187,34 @@ def test_a_conversation_older_than_the_recent_horizon_is_said(
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "conversations: 1 began before" in said and "full-archive search" in said
     assert f"tweetlake backfill --query 'conversation_id:{old['id']}'" in said
+
+
+def test_the_ingest_flag_and_the_environment(
+    fake_twitter: FakeTwitter,
+    twitter_session: requests.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pipeline import cli
+    from tests.fake_twitter.fixtures import cli_through_fake
+
+    every = tree(fake_twitter, roots=4, replies=2)
+    monkeypatch.setenv("TWEETLAKE_QUERIES", QUERY)
+    monkeypatch.setenv("TWEETLAKE_ACCOUNTS", "")
+    cli_through_fake(monkeypatch, fake_twitter, twitter_session, "run_ingest")
+    lake = tmp_path / "lake"
+    assert cli.main(["ingest", "--source", "api", "--lake", str(lake)]) == cli.EXIT_OK
+    assert conversation_queries(fake_twitter) == []  # off unless asked for
+    assert cli.main(["ingest", "--source", "api", "--conversations", "--lake", str(lake)]) == cli.EXIT_OK
+    # the first ingest landed the roots without following them, the second landed nothing new: nothing
+    # to follow (conversations are followed from the ingests that land their tweets)
+    assert "'conversations'" not in capsys.readouterr().err
+    assert conversation_queries(fake_twitter) == []
+    # TWEETLAKE_CONVERSATIONS (the Airflow DAG's ingest tasks read it) turns it on for the new tweets
+    fake_twitter.search[QUERY].insert(0, make_tweets(1, NOW - timedelta(minutes=2), seq=3000)[0])
+    monkeypatch.setenv("TWEETLAKE_CONVERSATIONS", "1")
+    assert cli.main(["ingest", "--source", "api", "--lake", str(lake)]) == cli.EXIT_OK
+    asked = conversation_queries(fake_twitter)
+    assert len(asked) == 1 and asked[0]["query"] == f"conversation_id:{fake_twitter.search[QUERY][0]['id']}"
+    assert "search_recent 'conversations'" in capsys.readouterr().err and len(every) == 12
