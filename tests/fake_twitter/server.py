@@ -5,7 +5,9 @@ It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent`` and
 ``/2/users/:id/mentions``, with the documented behaviour the source relies on: newest first;
 ``since_id``/``until_id``/``start_time``/``end_time`` filtering; pagination through ``meta.next_token``
 (sent back as ``next_token`` on search, ``pagination_token`` on timelines); the 7-day limit of recent
-search (none on full-archive search); counts per minute, hour or day; ``x-rate-limit-*`` headers; and the
+search (none on full-archive search); queries of ``conversation_id:`` terms joined by ``OR``, answered from
+every tweet it holds, and the documented query lengths (512 characters on recent search, 1,024 on
+full-archive, self-serve; longer: a 400); counts per minute, hour or day; ``x-rate-limit-*`` headers; and the
 API's error bodies (problem JSON: 401, 403 client-not-enrolled, 429 with reset headers, 429
 UsageCapExceeded, 5xx, 400 invalid request).
 Partial errors ride along in 200 responses when asked for.
