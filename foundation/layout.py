@@ -20,6 +20,7 @@ STATE = "_state"  # pipeline state: not tables for users
 WATERMARKS = f"{STATE}/watermarks"
 RUN_JOURNALS = f"{STATE}/runs"
 COVERAGE = f"{STATE}/coverage"  # full-archive backfills: which windows of each query are complete
+CONVERSATIONS = f"{STATE}/conversations"  # the conversations each stream follows (ingestion.conversations)
 SPEND = f"{STATE}/spend"  # the spend ledger: posts read from the API per run and stream (ingestion.spend)
 BUILD_STATE = f"{STATE}/build"  # what dbt keeps between builds (processed bronze files, sentiment cache)
 COMPLIANCE = f"{STATE}/compliance"  # batch compliance: jobs, their results as downloaded, redactions

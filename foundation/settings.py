@@ -124,6 +124,8 @@ class Settings:
     )
     compliance_poll_seconds: float = 30.0  # between status checks of a batch compliance job
     compliance_timeout_seconds: float = 7200.0  # how long `tweetlake compliance` waits for a job to end
+    conversations: bool = False  # API ingests follow the conversations they land (TWEETLAKE_CONVERSATIONS)
+    query_max_length: int = 512  # characters a search query may have (TWEETLAKE_QUERY_MAX_LENGTH)
 
     @property
     def remote(self) -> bool:
@@ -214,6 +216,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     - ``TWEETLAKE_MAX_POSTS_PER_RUN``: the posts one API ingest may read; checked before each request, the
       run stops cleanly there (default: no limit). ``TWEETLAKE_MONTHLY_POST_BUDGET``: the same for a calendar
       month (UTC), against the spend ledger in the lake (:mod:`ingestion.spend`).
+    - ``TWEETLAKE_CONVERSATIONS``: ``1``/``true``: API ingests also follow the conversations of the tweets
+      they land (:mod:`ingestion.conversations`); ``TWEETLAKE_QUERY_MAX_LENGTH``: the query length the
+      access level allows (default 512, self-serve recent search; 4096 on Enterprise).
     """
     if env is None:
         env = os.environ
@@ -238,7 +243,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         monthly_post_budget=_posts_env(env, "TWEETLAKE_MONTHLY_POST_BUDGET"),
         compliance_poll_seconds=_float_env(env, "TWEETLAKE_COMPLIANCE_POLL_SECONDS", 30.0),
         compliance_timeout_seconds=_float_env(env, "TWEETLAKE_COMPLIANCE_TIMEOUT_SECONDS", 7200.0),
+        conversations=_flag_env(env, "TWEETLAKE_CONVERSATIONS"),
+        query_max_length=_length_env(env, "TWEETLAKE_QUERY_MAX_LENGTH", 512),
     )
+
+
+def _flag_env(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={env[name]!r}: expected 1/true/yes or 0/false/no")
+
+
+def _length_env(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number of characters (512 on self-serve access)")
+    return int(raw)
 
 
 def _posts_env(env: Mapping[str, str], name: str) -> int | None:

@@ -129,6 +129,7 @@ class SectionedCommand(click.Command):
             "seed",
             "start_time",
             "end_time",
+            "conversations",
             "allow_mixed_sources",
         }
     )
@@ -208,6 +209,13 @@ source_options = _options(
     ),
     click.option("--start-time", help="api: window start, ISO 8601 UTC (e.g. 2026-11-20T00:00:00Z)"),
     click.option("--end-time", help="api: window end, ISO 8601 UTC"),
+    click.option(
+        "--conversations",
+        is_flag=True,
+        default=None,
+        help="api: also follow the conversations of the tweets landed (recent search, conversation_id: "
+        "queries packed up to TWEETLAKE_QUERY_MAX_LENGTH; default TWEETLAKE_CONVERSATIONS)",
+    ),
 )
 
 
@@ -216,7 +224,7 @@ def options_of_source(source: str, flags: dict[str, Any]) -> dict[str, Any]:
     names = {
         "sample": ("tweets", "days", "end_date", "seed", "drill_drop"),
         "replay": ("path",),
-        "api": ("start_time", "end_time"),
+        "api": ("start_time", "end_time", "conversations"),
     }[source]
     return {name: flags[name] for name in names}
 

@@ -65,6 +65,8 @@ GOLD = (
     "interactions",
     "tweets_export",
     "media_daily",
+    "conversations",
+    "conversation_links",
 )
 CONTRACT = {
     "silver/tweets": "tweet_id text text_clean lang created_at created_date author_id author_username "
@@ -105,6 +107,10 @@ CONTRACT = {
     "gold/sentiment_daily": "stream day tweets mean_score share_positive share_neutral share_negative",
     "gold/interactions": "source_user_id source_username target_user_id target_username interaction "
     "interactions first_at last_at",
+    "gold/conversations": "conversation_id root_tweet_id root_collected root_author_id root_author_username "
+    "root_created_at size replies depth depth_exact participants first_reply_at last_reply_at",
+    "gold/conversation_links": "conversation_id tweet_id parent_tweet_id depth depth_exact author_id "
+    "author_username created_at",
 }
 # Columns that legitimately differ between two builds of the same bronze (times of the build itself).
 VOLATILE = {"processed_at", "scored_at", "mtime"}

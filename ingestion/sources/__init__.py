@@ -24,7 +24,8 @@ def make_source(kind: str, settings: Settings, **options: Any) -> Source:
     - ``api`` (:class:`~ingestion.sources.api.ApiSource`): ``start_time``/``end_time`` (datetimes or ISO
       8601 strings; both or neither: neither means incremental from the since_id watermarks); ``session``
       (a ``requests.Session``, for tests); ``sleep``/``clock`` (for tests). Token, queries, accounts,
-      request timeout and rate-limit wait cap come from ``settings``.
+      request timeout and rate-limit wait cap come from ``settings``; ``conversations`` (follow the
+      conversations of what is landed) defaults to ``settings.conversations``.
     """
     options = {k: v for k, v in options.items() if v is not None}
     if kind == "sample":
@@ -53,7 +54,11 @@ def make_source(kind: str, settings: Settings, **options: Any) -> Source:
             max_rate_limit_wait=settings.max_rate_limit_wait,
             max_posts=settings.max_posts_per_run,
             monthly_posts=settings.monthly_post_budget,
-            **options,
+            **{
+                "conversations": settings.conversations,
+                "query_max_length": settings.query_max_length,
+                **options,
+            },
         )
     raise ConfigError(f"unknown source {kind!r}: choose one of {', '.join(SOURCES)}")
 

@@ -9,6 +9,10 @@ Endpoints (one bronze ``endpoint=`` partition each):
 - ``user_mentions``: ``GET /2/users/:id/mentions`` for each account; ``pagination_token``. Only the **800
   most recent** mentions are served. Accounts are resolved with ``GET /2/users/by/username/:username``
   (not landed in bronze: it is not a page of tweets).
+- with ``conversations`` (``--conversations``, ``TWEETLAKE_CONVERSATIONS``), after those: recent search for
+  the conversations of the tweets the run landed and of those the streams follow, many conversations to a
+  query (``conversation_id:1 OR conversation_id:2 ...``, up to ``query_max_length`` characters), landed
+  under ``endpoint=search_recent``, stream ``conversations`` (:mod:`ingestion.conversations`).
 
 Two kinds of run:
 
@@ -50,6 +54,8 @@ from foundation.api_fields import (
 from foundation.settings import ConfigError, Secret
 from foundation.times import parse_utc, utcnow
 from ingestion import spend
+from ingestion.conversations import STREAM as CONVERSATIONS
+from ingestion.conversations import ConversationStore, Origin, pack, query_of
 from ingestion.http import (
     ApiError,
     Backoff,
@@ -170,6 +176,10 @@ class ApiSource:
     gone: list[str] = field(default_factory=list, init=False)  # looked up, not served: deleted, protected
     posts_before: int = 0  # read by earlier parts of the same run (a backfill's windows): the run's budget
     month_used: int = field(default=0, init=False)  # read this month before this run (the spend ledger)
+    conversations: bool = False  # follow the conversations of what the run lands (ingestion.conversations)
+    query_max_length: int = 512  # characters a query may have (TWEETLAKE_QUERY_MAX_LENGTH)
+    # the conversations of the pull being landed: conversation id -> the newest id of it landed
+    _landed: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.bearer_token, Secret):
@@ -243,6 +253,7 @@ class ApiSource:
             pull = self._pull(search, query, watermarks, params, window)
             pull.pages = self._paginate(pull, search, _caller(method), params, "next_token", {})
             yield pull
+            self._track(watermarks, pull)
         for account in self.accounts:
             for endpoint, method in (
                 ("user_tweets", client.get_users_tweets),
@@ -254,6 +265,9 @@ class ApiSource:
                 pull = self._pull(endpoint, account, watermarks, params, window)
                 pull.pages = self._timeline(client, pull, method, account, params)
                 yield pull
+                self._track(watermarks, pull)
+        if self.conversations and not self.archive:
+            yield from self._conversation_pulls(client, watermarks)
         if self.ids:
             if self._spent("tweets_lookup", repr(self.ids_name)):
                 return
@@ -292,6 +306,115 @@ class ApiSource:
                 k: v for k, v in params.items() if k in ("start_time", "end_time", "since_id", "until_id")
             }
             yield QueryCount(query, asked, tuple(buckets), tuple(pull.notes))
+
+    # -- conversations ------------------------------------------------------------------------------------
+    def _origins(self) -> list[Origin]:
+        search = "search_all" if self.archive else "search_recent"
+        return [Origin(search, q) for q in self.queries] + [
+            Origin(endpoint, a) for a in self.accounts for endpoint in ("user_tweets", "user_mentions")
+        ]
+
+    def _note_conversations(self, doc: dict[str, Any]) -> None:
+        """Remember the conversations of a page's tweets (not of retweets: a retweet is no conversation
+        of its own, replies go to the original)."""
+        data = doc.get("data")
+        for tweet in data if isinstance(data, list) else []:
+            if not isinstance(tweet, dict):
+                continue
+            cid, tid = str(tweet.get("conversation_id") or ""), str(tweet.get("id") or "")
+            refs = tweet.get("referenced_tweets") or []
+            if not (cid.isdigit() and tid.isdigit()) or any(
+                isinstance(r, dict) and r.get("type") == "retweeted" for r in refs
+            ):
+                continue
+            if int(tid) > int(self._landed.get(cid, "0")):
+                self._landed[cid] = tid
+
+    def _track(self, watermarks: WatermarkStore, pull: Pull) -> None:
+        """Once ``pull`` is committed (the driver asks for the next pull only then), follow the
+        conversations it landed: recorded now, so a failure later in the run cannot lose them."""
+        landed, self._landed = self._landed, {}
+        if self.conversations and landed and not self.archive:
+            new = ConversationStore(watermarks.lake).track(Origin(pull.endpoint, pull.stream), landed)
+            log.info("%s %r: %d conversation(s), %d new", pull.endpoint, pull.stream, len(landed), new)
+
+    def _conversation_pulls(self, client: tweepy.Client, watermarks: WatermarkStore) -> Iterator[Pull]:
+        """One pull (stream ``conversations``) searching every followed conversation, packed into OR
+        queries; after it is committed, the conversations of each pack searched whole move forward."""
+        store, origins = ConversationStore(watermarks.lake), self._origins()
+        horizon = self.now() - SEARCH_HORIZON + timedelta(minutes=1)
+        followed = store.live(origins, horizon)
+        if not followed or self._spent("search_recent", repr(CONVERSATIONS)):
+            return
+        # oldest since_id first: a pack is searched from its oldest since_id, so conversations share a pack
+        # only where that reads no post again (pack(): the same since_id, or new ones)
+        order = sorted(followed, key=lambda c: (int(followed[c]), int(c)))
+        packs = pack(order, self.query_max_length, followed)
+        # the key names what is searched (not the horizon, which moves): a rerun replaces its pages
+        digest = hashlib.sha256("\n".join(f"{c}>{followed[c]}" for c in order).encode()).hexdigest()[:16]
+        pull = Pull("search_recent", CONVERSATIONS, f"conv-{digest}", self.ingest_date, (), incremental=False)
+        done: list[tuple[list[str], str]] = []
+        pull.pages = self._search_packs(client, pull, packs, followed, horizon, done)
+        yield pull
+        for ids, newest in done:
+            for origin in origins if newest else ():  # a pack that found nothing keeps its since_id
+                store.advance(origin, ids, newest)
+        self._landed = {}  # the conversations' own tweets: followed already
+
+    def _search_packs(
+        self,
+        client: tweepy.Client,
+        pull: Pull,
+        packs: list[list[str]],
+        followed: dict[str, str],
+        horizon: datetime,
+        done: list[tuple[list[str], str]],
+    ) -> Iterator[Page]:
+        """The pages of each pack's search, oldest since_id first; each pack searched whole goes to
+        ``done`` with the newest id it landed ("" for none)."""
+        fetch = _caller(client.search_recent_tweets)
+        self._note_old_conversations(pull, followed, horizon)
+        for ids in packs:
+            since = min(int(followed[c]) for c in ids)
+            params: dict[str, Any] = {"query": query_of(ids), "max_results": self.max_results, **FIELDS}
+            if snowflake_time(since) < horizon:  # recent search refuses an older since_id
+                params["start_time"] = api_time(horizon)
+            else:
+                params["since_id"] = str(since)
+            newest = 0
+            try:
+                for page in self._paginate(pull, "search_recent", fetch, params, "next_token", {}):
+                    newest = max(newest, int(page.newest_id or 0))
+                    yield page
+            except ApiError as exc:
+                if "400 Bad Request" not in str(exc):
+                    raise
+                raise ApiError(
+                    f"{exc}\nThe conversation query was {len(params['query'])} characters "
+                    f"(TWEETLAKE_QUERY_MAX_LENGTH={self.query_max_length}): set TWEETLAKE_QUERY_MAX_LENGTH "
+                    "to the query length your access level allows (512 on self-serve recent search, 4096 on "
+                    "Enterprise) and rerun."
+                ) from None
+            if pull.stopped:
+                return
+            done.append((ids, str(newest) if newest else ""))
+
+    @staticmethod
+    def _note_old_conversations(pull: Pull, followed: dict[str, str], horizon: datetime) -> None:
+        """Say which conversations began before the 7 days recent search reaches: their earlier posts need
+        full-archive search (Pro/Enterprise: ``tweetlake backfill``)."""
+        old = sorted((c for c in followed if snowflake_time(int(c)) < horizon), key=int)
+        if not old:
+            return
+        note = (
+            f"conversations: {len(old)} began before {api_time(horizon)}, beyond the 7 days recent search "
+            f"reaches (the oldest {old[0]}, {api_time(snowflake_time(int(old[0])))}): only their posts since "
+            "then are searched. The earlier ones need full-archive search (Pro/Enterprise), e.g. "
+            f"`tweetlake backfill --query 'conversation_id:{old[0]}' --since "
+            f"{snowflake_time(int(old[0])).date().isoformat()} --until {horizon.date().isoformat()}`."
+        )
+        pull.notes.append(note)
+        log.warning("%s", note)
 
     def _lookup(self, client: tweepy.Client, pull: Pull) -> Iterator[Page]:
         """The ids looked up 100 a request (fewer where the budget is nearer), each answer a page as sent;
@@ -373,6 +496,11 @@ class ApiSource:
         where = f"the oldest post landed ({pull.oldest_id})" if pull.oldest_id else "its watermark"
         if pull.incremental:
             after = f"the next run reads the rest first, from {where} down to the watermark"
+        elif pull.stream == CONVERSATIONS:
+            after = (
+                "the conversations not searched whole keep their since_id (_state/conversations/): the next "
+                "run searches them again"
+            )
         elif endpoint == "tweets_lookup":
             after = (
                 "the ids after them were not looked up: rerun with a larger budget (its pages are replaced)"
@@ -507,6 +635,8 @@ class ApiSource:
             tweets += count
             self.posts_read += count
             pull.oldest_id = _oldest(doc, pull.oldest_id)
+            if self.conversations:
+                self._note_conversations(doc)
             yield Page(
                 response.content,
                 endpoint,

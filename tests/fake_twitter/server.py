@@ -6,7 +6,9 @@ It serves what tweetlake's API source calls: ``GET /2/tweets/search/recent`` and
 :mod:`tests.fake_twitter.compliance`), with the documented behaviour the source relies on: newest first;
 ``since_id``/``until_id``/``start_time``/``end_time`` filtering; pagination through ``meta.next_token``
 (sent back as ``next_token`` on search, ``pagination_token`` on timelines); the 7-day limit of recent
-search (none on full-archive search); counts per minute, hour or day; ``x-rate-limit-*`` headers; and the
+search (none on full-archive search); queries of ``conversation_id:`` terms joined by ``OR``, answered from
+every tweet it holds, and the documented query lengths (512 characters on recent search, 1,024 on
+full-archive, self-serve; longer: a 400); counts per minute, hour or day; ``x-rate-limit-*`` headers; and the
 API's error bodies (problem JSON: 401, 403 client-not-enrolled, 429 with reset headers, 429
 UsageCapExceeded, 5xx, 400 invalid request).
 Partial errors ride along in 200 responses when asked for.
@@ -195,6 +197,10 @@ class FakeTwitter:
     reset_in: float = 900.0
     clock: Callable[[], float] = time.time
     search: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    others: list[dict[str, Any]] = field(default_factory=list)  # tweets only conversation_id: queries find
+    # the documented query lengths of self-serve access (docs.x.com "Search Posts: integrate"): longer, a 400
+    query_max_length: int = 512
+    archive_query_max_length: int = 1024
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mentions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -388,13 +394,9 @@ class FakeTwitter:
             return 403, {}, CLIENT_NOT_ENROLLED
         parts = req.path.strip("/").split("/")
         if req.path == "/2/tweets/search/recent":
-            if "query" not in req.params:
-                return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
-            return self._tweets(req, self.search.get(req.params["query"], []), horizon=True)
+            return self._search(req, horizon=True)
         if req.path == "/2/tweets/search/all":  # full-archive search: no 7-day horizon (Pro/Enterprise)
-            if "query" not in req.params:
-                return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
-            return self._tweets(req, self.search.get(req.params["query"], []), horizon=False)
+            return self._search(req, horizon=False)
         if req.path == "/2/tweets":
             return self._lookup(req)
         if req.path == "/2/tweets/counts/recent":
@@ -441,6 +443,39 @@ class FakeTwitter:
         else:
             status, body = 405, {"title": "Method Not Allowed", "type": "about:blank", "status": 405}
         return status, {}, body
+
+    def _search(self, req: Request, *, horizon: bool) -> tuple[int, dict, Any]:
+        """Recent (``horizon``) or full-archive search: a query of ``search`` by its exact text, else an OR
+        of ``conversation_id:`` terms, answered from every tweet the fake holds (streams, timelines,
+        mentions, ``others``); a query longer than the access level's limit is refused with a 400."""
+        query = req.params.get("query")
+        if not query:
+            return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
+        limit = self.query_max_length if horizon else self.archive_query_max_length
+        if len(query) > limit:
+            return (
+                400,
+                {},
+                _invalid(
+                    "query",
+                    query,
+                    "There were errors processing your request: Rule length exceeds the max allowed. Rule "
+                    f"length: {len(query)}, max allowed: {limit} (at position 1)",
+                ),
+            )
+        if query in self.search:
+            return self._tweets(req, self.search[query], horizon=horizon)
+        terms = query.split(" OR ")
+        wanted = {t.removeprefix("conversation_id:") for t in terms if t.startswith("conversation_id:")}
+        if len(wanted) != len(terms):  # not only conversation_id: terms: a query the fake does not track
+            return self._tweets(req, [], horizon=horizon)
+        every = {
+            t["id"]: t
+            for ts in (*self.search.values(), *self.timelines.values(), *self.mentions.values(), self.others)
+            for t in ts
+        }
+        matched = [t for t in every.values() if t.get("conversation_id") in wanted]
+        return self._tweets(req, matched, horizon=horizon)
 
     def _lookup(self, req: Request) -> tuple[int, dict, Any]:
         """``GET /2/tweets?ids=`` (1 to 100 ids): the tweets found, in the order asked, with their

@@ -2,7 +2,9 @@
 
 Which numbers are drawn from the RNGs, and in which order, is what makes the bytes: keep both. Each
 tweet draws from its page's RNG, except every 33rd (seen again the next day), which draws from an RNG of
-its own so its second sighting can be rebuilt.
+its own so its second sighting can be rebuilt. A reply answers the last of those before it in its
+stream-day, rebuilt the same way (:class:`Threads`): conversations are trees in the tweets collected,
+a reply to a reply when that one is itself a reply.
 
 Bodies are built as "bytes in a str": UTF-8 bytes held as latin-1 characters (only the closers carry
 non-ASCII: their emoji). Every piece stays one byte per character, so nothing is widened to 4 bytes a
@@ -116,6 +118,65 @@ class Timestamps:
         return self.day_minutes(day)[minute] + self.secs[sec] + self.millis[milli]
 
 
+class Threads:
+    """Whom a reply answers, so that conversations are trees of collected tweets (depth 2 and more).
+
+    A reply at index ``i`` of its stream-day answers the tweet at ``i - 1`` rounded down to a multiple of
+    :data:`REOBSERVE_EVERY`: one of the tweets drawn from an RNG of its own, whose id, author and kind are
+    rebuilt here from the same first draws (offset, author, kind) without rendering it. Its conversation is
+    that tweet's, walking up while the answered tweet is itself a reply. A reply at index 0 answers a tweet
+    never collected (its id derived from the reply's own), as every reply did before: both shapes stay in
+    the sample. What a stream-day holds, and how many, is unchanged: only the references differ.
+    """
+
+    def __init__(self, plan: Plan, day_ms: list[int]) -> None:
+        self.plan, self.day_ms = plan, day_ms
+        self.rng = random.Random()
+        self.seed_rng = super(random.Random, self.rng).seed  # as Random.seed for an int, minus a layer
+        self.known: dict[tuple[int, int, int], tuple[int, int, bool]] = {}
+
+    def tweet(
+        self, si: int, cdi: int, index: int, author_of: Callable[[Callable[[], float]], int]
+    ) -> tuple[int, int, bool]:
+        """``(id, author, is a reply)`` of the tweet at ``index`` (a multiple of REOBSERVE_EVERY) of
+        stream ``si`` on day ``cdi``: its first draws, in the order :meth:`_Page.tweet` makes them."""
+        key = (si, cdi, index)
+        known = self.known.get(key)
+        if known is None:
+            if len(self.known) >= 1 << 16:
+                self.known.clear()
+            self.seed_rng(mix(self.plan.seed, "tweet", si, cdi, index))
+            r = self.rng.random
+            count = self.plan.per_stream_day(cdi, si)
+            lo = index * DAY_MS // count
+            offset = lo + int(r() * ((index + 1) * DAY_MS // count - lo))
+            tid = snowflake(self.day_ms[cdi] + offset, si, index)
+            author = author_of(r)
+            x = r()  # _Page._kind_and_mentions' first draw: 1 (a reply) from 0.6 to 0.8
+            known = self.known[key] = (tid, author, 0.6 <= x < 0.8)
+        return known
+
+    @staticmethod
+    def parent_index(index: int) -> int:
+        return (index - 1) // REOBSERVE_EVERY * REOBSERVE_EVERY
+
+    @staticmethod
+    def uncollected_parent(tid: int) -> int:
+        """The tweet a reply at index 0 answers: older, never collected, derived from the reply's id."""
+        return tid - (1 + (tid >> 10) % (1 << 28)) * 1000
+
+    def conversation(
+        self, si: int, cdi: int, index: int, tid: int, author_of: Callable[[Callable[[], float]], int]
+    ) -> int:
+        """The conversation id of the reply ``tid`` at ``index``: the root up its chain of answered tweets."""
+        while index > 0:
+            index = self.parent_index(index)
+            tid, _, is_reply = self.tweet(si, cdi, index, author_of)
+            if not is_reply:
+                return tid
+        return self.uncollected_parent(tid)
+
+
 class Renderer:
     """Renders the pages of one plan; holds what pages share (users, phrases, timestamps, RNGs)."""
 
@@ -131,6 +192,7 @@ class Renderer:
         self.tweet_rng = random.Random()
         self.page_rng = random.Random()
         self.rules: dict[int, str] = {}  # the matching_rules member of a stream's messages
+        self.threads = Threads(plan, self.day_ms)
 
     def page(self, di: int, si: int, page_no: int) -> Rendered:
         plan = self.plan
@@ -188,7 +250,7 @@ class _Page:
         "di", "count", "reobs", "prev_count", "si", "na", "span", "own", "mentioned_account",
         "names", "mention", "openers", "closers", "iso", "day_ms", "minutes", "secs", "millis",
         "seed", "page_random", "seed_tweet_rng", "tweet_random", "users_json", "frags",
-        "data", "inc", "errs", "users", "ids", "annotations", "media", "polls", "places",
+        "data", "inc", "errs", "users", "ids", "annotations", "media", "polls", "places", "threads",
     )  # fmt: skip
 
     def __init__(self, renderer: Renderer, di: int, si: int) -> None:
@@ -228,6 +290,7 @@ class _Page:
         self.media: list[str] = []
         self.polls: list[str] = []
         self.places: dict[int, None] = {}
+        self.threads = renderer.threads
 
     def tweet(self, pos: int) -> None:
         """The tweet at position ``pos`` of the stream-day (newest first; yesterday's seen again last)."""
@@ -264,6 +327,9 @@ class _Page:
         else:
             prefix, ents = self._mentions(mentioned) if mentioned else ("", "")
             ref_id, refs, reply = self._reference(r, kind, tid, ms, mentioned) if kind else (0, "", "")
+            if kind == 1:
+                ref_id, reply, conversation = self._answered(cdi, index, tid, ref_id, reply)
+                refs = f'"referenced_tweets":[{{"type":"replied_to","id":"{ref_id}"}}],'
         text = f"{prefix}{opener} {closer}"
         if ntags:
             text, tags = _hashtags(text, len(text) - extra, ntags, t0, step)
@@ -284,7 +350,7 @@ class _Page:
         self.data.append(
             f'{{"id":"{sid}","text":"{text}","created_at":"{self.minutes[cdi][minute]}{self.secs[sec]}'
             f'{self.millis[milli]}","author_id":"{USER_ID_BASE + author}","conversation_id":"'
-            f'{ref_id if kind == 1 else sid}","edit_history_tweet_ids":{history},{refs}'
+            f'{conversation if kind == 1 else sid}","edit_history_tweet_ids":{history},{refs}'
             f'"public_metrics":{_counts(r, self.di - cdi)}{reply}{fields}{entities}}}'
         )
 
@@ -334,6 +400,20 @@ class _Page:
                 note += f"{tail}]"
                 ents = f"{ents},{note}" if ents else note
         return text, ents, fields, history
+
+    def _author(self, r: Callable[[], float]) -> int:
+        """A tweet's author from its draws, as :meth:`tweet` draws it (for :class:`Threads`)."""
+        return self.own if self.own >= 0 else self.na + int(self.span * r() * r())
+
+    def _answered(self, cdi: int, index: int, tid: int, ref_id: int, reply: str) -> tuple[int, str, int]:
+        """A reply's ``(answered id, in_reply_to member, conversation id)`` (see :class:`Threads`); the
+        draws of :meth:`_reference` are made all the same, so every other field keeps its value."""
+        threads = self.threads
+        conversation = threads.conversation(self.si, cdi, index, tid, self._author)
+        if index == 0:
+            return threads.uncollected_parent(tid), reply, conversation
+        parent, author, _ = threads.tweet(self.si, cdi, threads.parent_index(index), self._author)
+        return parent, f',"in_reply_to_user_id":"{USER_ID_BASE + author}"', conversation
 
     def _kind_and_mentions(self, r: Callable[[], float]) -> tuple[int, list[int]]:
         """0 original, 1 reply, 2 quote, 3 retweet; the users mentioned (the tracked account first, in its
