@@ -138,10 +138,17 @@ def test_a_rate_limited_create_waits_for_the_reset_then_goes_on(
 
 
 # -- bronze redaction on real shapes -------------------------------------------------------------------------
+@pytest.fixture(params=["local", "s3"])
+def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    if request.param == "local":
+        return Lake(str(tmp_path / "lake"))
+    return request.getfixturevalue("s3_bucket").lake()  # a moto S3 server: one PUT per rewritten object
+
+
 def test_redaction_removes_posts_and_users_from_every_real_shape_and_leaves_the_rest_byte_identical(
-    tmp_path: Path,
+    any_lake: Lake,
 ) -> None:
-    lake = Lake(str(tmp_path / "lake"))
+    lake = any_lake
     ingest(ReplaySource(REAL), lake, progress=lambda _: None)
     search = json.loads((REAL / "search_recent.json").read_text())
     # two cut lines, as a proxy that cut pages leaves them (the build sets them aside): one names a removed
