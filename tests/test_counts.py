@@ -134,3 +134,16 @@ def test_the_tolerance_is_a_share_and_says_what_is_wrong() -> None:
     assert MonitorOptions.from_env({"TWEETLAKE_COUNTS_TOLERANCE": "0.05"}).counts_tolerance == 0.05
     with pytest.raises(ConfigError, match="TWEETLAKE_COUNTS_TOLERANCE='5%'"):
         MonitorOptions.from_env({"TWEETLAKE_COUNTS_TOLERANCE": "5%"})
+
+
+def test_the_dag_s_one_task_per_stream_lands_the_query_s_counts_too() -> None:
+    """The refresh DAG maps one ingest per query and account over the sample: their union is the CLI's
+    pulls, counts included (a query's counts go with its query's task)."""
+    from orchestration.refresh import OnlyStream
+
+    source = SampleSource(tweets=300, days=2, end_date=END)
+    everything = sorted((p.endpoint, p.stream) for p in source.pulls())
+    streams = [{"kind": "query", "name": q} for q in source.queries]
+    streams += [{"kind": "account", "name": a} for a in source.accounts]
+    tasks = [(p.endpoint, p.stream) for s in streams for p in OnlyStream(source, s).pulls()]
+    assert sorted(tasks) == everything and ("counts_recent", source.queries[0]) in tasks
