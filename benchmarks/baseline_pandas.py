@@ -17,6 +17,8 @@ import pandas as pd
 def main(lake: str, out_dir: str) -> int:
     frames, users = [], []
     for path in sorted(glob.glob(f"{lake}/bronze/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl")):
+        if "/endpoint=counts_" in path:  # counts pages: buckets, not tweets
+            continue
         with open(path, encoding="utf-8") as fh:
             for line in fh:
                 page = json.loads(line)["response"]

@@ -30,7 +30,7 @@ from string import Template
 import duckdb
 import yaml
 
-from dbt_runtime.bronze_read import READS, classify_files
+from dbt_runtime.bronze_read import READS, TWEET_READS, classify_files
 from foundation.lake import Lake
 from foundation.lakefiles import list_files
 from foundation.sql import literal
@@ -129,7 +129,7 @@ def floor_query(plan: dict[str, list[str]]) -> str:
     """One aggregate over the tweets of every read, each read with its columns."""
     columns = read_columns()
     parts = []
-    for read in READS:
+    for read in TWEET_READS:  # counts pages hold no tweets
         files = plan.get(read) or []
         if not files:
             continue

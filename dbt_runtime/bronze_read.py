@@ -24,7 +24,8 @@ from foundation import bronze_shapes as shapes
 from foundation.lake import Lake
 from foundation.workdir import work_dir
 
-READS = ("page", "single", "flattened")
+TWEET_READS = ("page", "single", "flattened")  # the reads of tweets (macro bronze_pages)
+READS = (*TWEET_READS, "counts")  # and of counts pages (stg_bronze_counts)
 # the read each shape takes; errors-only and empty messages have no data, which every read accepts
 _READ_OF = {
     shapes.PAGE: "page",
@@ -32,13 +33,15 @@ _READ_OF = {
     shapes.EMPTY: "page",
     shapes.SINGLE: "single",
     shapes.FLATTENED: "flattened",
+    shapes.COUNTS: "counts",  # a counts endpoint's page: its own read (stg_bronze_counts), never tweets
 }
 REJECTION_TYPE = (
     "STRUCT(line BIGINT, byte_offset BIGINT, shape_guess VARCHAR, reason VARCHAR, head VARCHAR, "
     "tweets_guess BIGINT)"
 )
 CLASSIFIED_TYPE = (
-    f"STRUCT(page VARCHAR, single VARCHAR, flattened VARCHAR, lines BIGINT, rejected {REJECTION_TYPE}[])"
+    "STRUCT(page VARCHAR, single VARCHAR, flattened VARCHAR, counts VARCHAR, lines BIGINT, "
+    f"rejected {REJECTION_TYPE}[])"
 )
 
 
@@ -76,10 +79,12 @@ def classify_file(lake: Lake, path: str, size: int, mtime: str, folder: Path | N
             f"left out: {path}\n"
         )
         return dict.fromkeys(READS) | {"lines": None, "rejected": []}
+    # a counts endpoint's file holds buckets, not tweets: its lines are judged by the counts rule
+    classify = shapes.classify_counts_line if shapes.is_counts_file(path) else shapes.classify_line
     with fh:
         for number, offset, line in shapes.lines(fh):
             count = number
-            facts = shapes.classify_line(line)
+            facts = classify(line)
             if facts.shape == shapes.BLANK:
                 continue
             if facts.shape == shapes.REJECTED:

@@ -30,17 +30,19 @@ BRONZE_IDS = f"{QUALITY_STATE}/bronze_ids.parquet"
 COUNTS = ("pages", "rejected", "rejected_tweets")
 
 
-def scan_file(fh: Any) -> tuple[set[str], datetime | None, dict[str, int]]:
+def scan_file(fh: Any, counts_file: bool = False) -> tuple[set[str], datetime | None, dict[str, int]]:
     """The tweet ids (their own and their includes.tweets) and newest fetch of a bronze file's readable
     pages, and its counts (:data:`COUNTS`).
 
     The build reads exactly these pages and sets aside the other lines (the same classifier), so the ids
-    are what silver must hold."""
+    are what silver must hold. A counts endpoint's file (``counts_file``) holds no tweets; its lines are
+    judged by the counts rule, as the build judges them."""
+    classify = shapes.classify_counts_line if counts_file else shapes.classify_line
     ids: set[str] = set()
     newest: datetime | None = None
     counts = dict.fromkeys(COUNTS, 0)
     for _, _, line in shapes.lines(fh):
-        facts = shapes.classify_line(line)
+        facts = classify(line)
         if facts.shape == shapes.BLANK:
             continue
         if facts.shape == shapes.REJECTED:
@@ -120,7 +122,7 @@ class Bronze:
             import pyarrow as pa
 
             with self.lake.fs.open(self.lake._strip(self.lake.url(rel)), "rb") as fh:
-                ids, newest, counts = scan_file(fh)
+                ids, newest, counts = scan_file(fh, shapes.is_counts_file("/" + rel))
             self._read[rel] = (pa.array(list(ids), pa.string()), newest, counts)
         return self._read[rel]
 

@@ -23,6 +23,9 @@ null_rate      share of null ``author_id``, ``author_username``, ``lang``, ``con
 distinct_rate  distinct ``author_id`` and ``conversation_id`` per collected tweet
 duplicate_text share of collected tweets (retweets aside) whose text another tweet of the day has
 language_mix   total variation distance between the day's language shares and the baseline's
+counts_gap     per query, the worst shortfall of collected tweets against what the counts endpoint
+               said (silver.tweet_counts) over the complete windows of the baseline days and the
+               judged day; band: up to ``TWEETLAKE_COUNTS_TOLERANCE`` (default 2%) short
 ============== ================================================================================
 
 A value outside its band is a *warning*: said in the run record, the report and the log, and the gate
@@ -30,8 +33,8 @@ passes. It fails the gate only past a threshold the user sets in ``TWEETLAKE_MON
 ``name=value``: ``volume_drop`` (share lost against the expected volume, e.g. 0.5), ``volume_spike`` (times
 the expected volume, e.g. 3), ``freshness_hours``, ``schema_drift`` (fields), ``rejected_lines``,
 ``null_rate``, ``distinct_rate`` and ``duplicate_text`` (change of the share against the baseline median,
-e.g. 0.2), ``language_mix`` (distance, e.g. 0.3). Monitors with fewer than ``MIN_BASELINE_DAYS`` baseline
-days say ``no baseline`` and judge nothing.
+e.g. 0.2), ``language_mix`` (distance, e.g. 0.3), ``counts_gap`` (share short of the count, e.g. 0.1).
+Monitors with fewer than ``MIN_BASELINE_DAYS`` baseline days say ``no baseline`` and judge nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import yaml
 
 from expectations.results import Failure
 from foundation.api_fields import TWEET_FIELDS, USER_FIELDS
+from foundation.bronze_shapes import is_counts_file
 from foundation.lake import Lake
 from foundation.layout import BRONZE
 from foundation.settings import ConfigError
@@ -73,7 +77,13 @@ FAIL_KEYS = {
     "distinct_rate": "a change of the distinct share (e.g. 0.2)",
     "duplicate_text": "a change of the duplicate-text share (e.g. 0.2)",
     "language_mix": "a distance between language mixes, between 0 and 1 (e.g. 0.3)",
+    "counts_gap": "a share of a window's counted posts not collected, between 0 and 1 (e.g. 0.1)",
 }
+DEFAULT_COUNTS_TOLERANCE = 0.02
+# the collections a query's counts are compared with: its search pulls (a filtered stream of the same rule
+# sees another set of posts)
+COUNTED_ENDPOINTS = ("search_recent", "search_all")
+WINDOW_LENGTH = {"minute": "interval 1 minute", "hour": "interval 1 hour", "day": "interval 1 day"}
 # twarc2 flatten adds these to each tweet; a filtered stream adds matching_rules beside data
 FLATTEN_EXTRAS = frozenset({"author", "in_reply_to_user", "__twarc", "matching_rules"})
 SOURCES_YML = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "staging" / "__sources.yml"
@@ -108,6 +118,7 @@ class MonitorOptions:
     days: int = DEFAULT_DAYS
     k: float = DEFAULT_K
     fail: dict[str, float] = field(default_factory=dict)
+    counts_tolerance: float = DEFAULT_COUNTS_TOLERANCE
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> MonitorOptions:
@@ -128,6 +139,16 @@ class MonitorOptions:
             if not opts.k > 0:
                 raise ConfigError(f"TWEETLAKE_MONITOR_K={raw!r}: expected a positive number, e.g. 3")
         opts.fail = parse_fail(env.get("TWEETLAKE_MONITOR_FAIL", ""))
+        if raw := env.get("TWEETLAKE_COUNTS_TOLERANCE", "").strip():
+            try:
+                opts.counts_tolerance = float(raw)
+            except ValueError:
+                opts.counts_tolerance = -1.0
+            if not 0 <= opts.counts_tolerance < 1:
+                raise ConfigError(
+                    f"TWEETLAKE_COUNTS_TOLERANCE={raw!r}: expected the share of a window's count the lake "
+                    "may miss, at least 0 and below 1 (e.g. 0.02)"
+                )
         return opts
 
 
@@ -430,6 +451,98 @@ def rejected(con: Any, view: str | None, day: date, opts: MonitorOptions) -> lis
     ]
 
 
+def _count_windows(
+    con: Any, tweets: str, counts: str, day: date, reference: datetime, opts: MonitorOptions
+) -> list[tuple[Any, ...]]:
+    """``(query, window_start, window_end, count, collected)`` of every complete window from the baseline's
+    first day to the end of the judged day: a whole bucket (its granularity long), counted once it was over
+    (fetched in its last 1%, as a day's last quarter hour), over by the reference time, and not before the
+    query's first collected tweet's window (the lake had not started on it)."""
+    length = "case granularity " + " ".join(f"when '{g}' then {i}" for g, i in WINDOW_LENGTH.items()) + " end"
+    endpoints = ", ".join(f"'{e}'" for e in COUNTED_ENDPOINTS)
+    first = datetime.combine(day - timedelta(days=opts.days), time(), UTC)
+    last = datetime.combine(day + timedelta(days=1), time(), UTC)
+    return list(
+        con.execute(
+            f"""
+            with collected as (
+                select stream, created_at from {tweets}
+                where seen_in = 'data' and endpoint in ({endpoints}) and created_at >= ? and created_at < ?
+            ),
+            began as (
+                select stream, min(created_at) as first_at from {tweets}
+                where seen_in = 'data' and endpoint in ({endpoints}) group by all
+            ),
+            windows as (
+                select c.query, c.window_start, c.window_end, c.tweet_count
+                from {counts} as c
+                inner join began on began.stream = c.query
+                where c.window_start >= ? and c.window_end <= ?
+                  and c.window_end - c.window_start = {length}
+                  and c.fetched_at >= c.window_end - ({length}) / 100
+                  and c.window_end - ({length}) / 100 <= ?
+                  and c.window_start >= date_trunc(c.granularity, began.first_at)
+            )
+            select w.query, w.window_start, w.window_end, w.tweet_count, count(t.created_at)
+            from windows as w
+            left join collected as t
+              on t.stream = w.query and t.created_at >= w.window_start and t.created_at < w.window_end
+            group by all
+            order by 1, 2
+            """,
+            [first, last, first, last, reference],
+        ).fetchall()
+    )
+
+
+def counts_gap(
+    con: Any, tweets: str, counts: str | None, day: date, reference: datetime, opts: MonitorOptions
+) -> list[Monitor]:
+    """Per query: collected tweets against the counts endpoint's count, window by window
+    (silver.tweet_counts); the value is the worst window's shortfall, out of band past the tolerance."""
+    if counts is None:
+        return []
+    per: dict[str, list[tuple[Any, ...]]] = {}
+    for query, start, end, count, got in _count_windows(con, tweets, counts, day, reference, opts):
+        per.setdefault(query, []).append((start, end, int(count), int(got)))
+    tolerance, limit = opts.counts_tolerance, opts.fail.get("counts_gap")
+    out = []
+    for query, windows in sorted(per.items()):
+        shortfalls = [(max(0.0, (n - got) / n) if n else 0.0, s, e, n, got) for s, e, n, got in windows]
+        series = [{"day": s.isoformat(), "value": round(share, 4)} for share, s, _, _, _ in shortfalls]
+        worst = max(shortfalls, key=lambda w: w[0])
+        share, start, end, count, got = worst
+        short = [w for w in shortfalls if w[0] > tolerance]
+        status = _status(share, None, tolerance)
+        if status == "warning" and limit is not None and share > limit:
+            status = "failed"
+        where = f"{start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC"
+        message = (
+            f"{query}: {len(short)} of {len(windows)} counted window(s) short by more than {tolerance:.0%}; "
+            f"the worst, {where}: {got:,} tweets collected of the {count:,} the counts endpoint counted "
+            f"({share:.0%} short). Re-ingest that window (tweetlake backfill, or ingest --start-time and "
+            "--end-time)"
+            if short
+            else f"{query}: {len(windows)} counted window(s), each within {tolerance:.0%} of its count "
+            f"(the worst {share:.1%} short, {where})"
+        )
+        out.append(
+            Monitor(
+                "counts_gap",
+                query,
+                day.isoformat(),
+                round(share, 4),
+                None,
+                tolerance,
+                status,
+                message,
+                series,
+                "share",
+            )
+        )
+    return out
+
+
 def _no_baseline(
     name: str, key: str, day: date, value: float, baseline: list[dict[str, Any]], n: int, unit: str
 ) -> Monitor:
@@ -479,6 +592,8 @@ def _newest_bronze(lake: Lake) -> list[str]:
     """The newest bronze file of each stream (its newest ingest date, the last object of that day)."""
     newest: dict[str, str] = {}
     for rel in lake.glob(f"{BRONZE}/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"):
+        if is_counts_file("/" + rel):  # buckets, not tweets: the counts read declares its own fields
+            continue
         stream = rel.split("/ingest_date=")[0]
         newest[stream] = max(newest.get(stream, ""), rel)  # ingest_date=YYYY-MM-DD sorts by date
     return sorted(newest.values(), reverse=True)[:SAMPLE_FILES]
@@ -582,6 +697,7 @@ def run_monitors(
         *rates(con, tweets, day, opts),
         *language_mix(con, tweets, day, opts),
         *rejected(con, views.get("silver.rejected_pages"), day, opts),
+        *counts_gap(con, tweets, views.get("silver.tweet_counts"), day, reference, opts),
     ]
     drift, presence = schema_drift(lake, day, (previous or {}).get("bronze_fields", {}), opts)
     found.extend(drift)

@@ -40,7 +40,11 @@ import msgspec
 
 PAGE, SINGLE, ERRORS, EMPTY, FLATTENED = "page", "single", "errors", "empty", "flattened"
 BLANK, REJECTED = "blank", "rejected"
+COUNTS = "counts"  # a page of GET /2/tweets/counts/{recent,all}: buckets, not tweets (its own read)
 SHAPES = (PAGE, SINGLE, ERRORS, EMPTY, FLATTENED)
+# the bronze endpoints whose pages are counts (endpoint=counts_recent, endpoint=counts_all): read by their
+# own narrow read into silver.tweet_counts, never as tweets
+COUNTS_ENDPOINT_PREFIX = "counts_"
 HEAD_BYTES = 200
 
 Id = str | int  # an id as a JSON integer is read as its digits: lossless
@@ -389,6 +393,61 @@ def classify_line(line: bytes | memoryview) -> LineFacts:
         return _rejected(line, shape)
     fetched = doc.envelope.fetched_at if doc.envelope is not None else None
     return LineFacts(shape[0], shape[1], fetched, included_ids=_included_ids(doc.response))
+
+
+def is_counts_file(path: str) -> bool:
+    """A bronze object of a counts endpoint (its path names the partition ``endpoint=counts_*``)."""
+    return f"/endpoint={COUNTS_ENDPOINT_PREFIX}" in path
+
+
+class _Bucket(msgspec.Struct):
+    start: datetime
+    end: datetime
+    tweet_count: Count
+
+
+class _CountsMeta(msgspec.Struct):
+    total_tweet_count: Count | None = None
+    next_token: str | None = None
+
+
+class _CountsResponse(msgspec.Struct):
+    data: list[_Bucket] | None = None
+    meta: _CountsMeta | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class _CountsLine(msgspec.Struct):
+    envelope: _Envelope | None = None
+    response: _CountsResponse | None = None
+
+
+_DECODE_COUNTS = msgspec.json.Decoder(_CountsLine)
+
+
+def classify_counts_line(line: bytes | memoryview) -> LineFacts:
+    """The facts of one line of a counts file: :data:`COUNTS` (every bucket with its start, end and a
+    count the read can cast), blank, or rejected with the reason (the same rule as a tweet page's: never
+    half-read)."""
+    try:
+        doc = _DECODE_COUNTS.decode(line)
+    except msgspec.ValidationError as exc:
+        return LineFacts(REJECTED, reason=f"a value fails its cast: {exc}", shape_guess=COUNTS)
+    except msgspec.DecodeError as exc:
+        if not bytes(line).strip():
+            return LineFacts(BLANK)
+        what = "truncated JSON" if "truncated" in str(exc) else "malformed JSON"
+        return LineFacts(REJECTED, reason=f"{what}: {exc}", shape_guess=COUNTS)
+    if doc.response is None:
+        return LineFacts(
+            REJECTED, reason="no response: a bronze line is {envelope, response}", shape_guess=COUNTS
+        )
+    if doc.response.data is None and not doc.response.errors and doc.response.meta is None:
+        return LineFacts(
+            REJECTED, reason="a counts page needs data (buckets), meta or errors", shape_guess=COUNTS
+        )
+    fetched = doc.envelope.fetched_at if doc.envelope is not None else None
+    return LineFacts(COUNTS, fetched_at=fetched)
 
 
 def _rejected(line: bytes | memoryview, reason: str) -> LineFacts:

@@ -4,7 +4,9 @@ The X API bills pay-per-use, per post read; the counts endpoint answers how many
 window without returning them. For each configured query the plan asks ``GET /2/tweets/counts/recent`` for
 the window the next ingest would request (the one given, or since the query's watermark) and prints the
 posts it would read, the search requests that takes (``max_results`` posts per page) and the cost at
-``TWEETLAKE_PRICE_PER_POST``. Accounts are listed as not counted: timelines have no counts endpoint.
+``TWEETLAKE_PRICE_PER_POST``. Accounts are listed as not counted: timelines have no counts endpoint. It also
+asks ``GET /2/usage/tweets`` what the project read this cycle and per day (:mod:`ingestion.usage`), prints
+it and keeps it beside the spend ledger (``_state/spend/usage/``): the only thing a plan writes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from foundation.lake import Lake
 from foundation.settings import DEFAULT_PRICE_PER_POST, PRICE_READ_ON, Settings
 from ingestion import spend
+from ingestion import usage as api_usage
 from ingestion.sources.api import ApiSource, QueryCount
 from ingestion.watermarks import WatermarkStore
 
@@ -39,6 +42,7 @@ class Plan:
     month_used: int = 0  # posts read this month so far (the spend ledger)
     run_budget: int | None = None  # TWEETLAKE_MAX_POSTS_PER_RUN
     monthly_budget: int | None = None  # TWEETLAKE_MONTHLY_POST_BUDGET
+    usage: api_usage.Usage | None = None  # the API's own account (GET /2/usage/tweets), or why there is none
 
     @property
     def posts(self) -> int:
@@ -76,6 +80,8 @@ class Plan:
                 "most its 3,200 most recent posts)"
             )
         lines += self._budget_lines()
+        if self.usage is not None:
+            lines.append(self.usage.describe())
         source = (
             f"the documented pay-per-use price, read on {PRICE_READ_ON}"
             if self.price_per_post == DEFAULT_PRICE_PER_POST
@@ -125,12 +131,15 @@ def estimate(count: QueryCount, max_results: int, price: float) -> Estimate:
 
 
 def plan(settings: Settings, source: ApiSource) -> Plan:
-    """Count each configured query's next pull (no post is read, nothing is written to the lake)."""
+    """Count each configured query's next pull (no post is read); the API's usage is recorded beside the
+    ledger, nothing else is written to the lake."""
     lake = Lake.from_settings(settings)
     watermarks = WatermarkStore(lake)
     estimates = tuple(
         estimate(count, source.max_results, settings.price_per_post) for count in source.counts(watermarks)
     )
+    used = api_usage.fetch(source)
+    api_usage.record(lake, used)
     return Plan(
         estimates,
         source.accounts,
@@ -138,4 +147,5 @@ def plan(settings: Settings, source: ApiSource) -> Plan:
         spend.posts_this_month(lake, source.now()),
         settings.max_posts_per_run,
         settings.monthly_post_budget,
+        used,
     )

@@ -215,6 +215,10 @@ def source_options(
     raise AirflowFailException(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
 
 
+# the endpoints whose streams are queries: searches (recent, all, the filtered stream) and counts
+QUERY_ENDPOINTS = ("search", "counts_")
+
+
 class OnlyStream:
     """A source restricted to the pulls of one query or account (the other pulls are never fetched)."""
 
@@ -230,9 +234,10 @@ class OnlyStream:
         return getattr(self.source, "problems", [])
 
     def wanted(self, pull: Any) -> bool:
+        of_query = pull.endpoint.startswith(QUERY_ENDPOINTS)
         if self.kind == "query":
-            return pull.endpoint.startswith("search") and pull.stream == self.stream
-        return not pull.endpoint.startswith("search") and pull.stream.lstrip("@") == self.stream
+            return of_query and pull.stream == self.stream
+        return not of_query and pull.stream.lstrip("@") == self.stream
 
     def pulls(self, watermarks: Any = None) -> Iterator[Any]:
         for pull in self.source.pulls(watermarks):

@@ -264,6 +264,35 @@ def plan(start_time: str | None, end_time: str | None, lake: str | None) -> None
 
 
 @cli.command(
+    short_help="land the counts endpoint's posts per window in bronze (silver.tweet_counts)",
+    help="Ask the counts endpoint how many posts each query matched per window (GET "
+    "/2/tweets/counts/recent, the last 7 days; --all: GET /2/tweets/counts/all, full-archive access) over "
+    "[--since, --until), and land the answers in bronze (endpoint=counts_recent or counts_all). The "
+    "build reads them into silver.tweet_counts; the counts_gap monitor compares them with the tweets "
+    "collected. Counts read no post; counting a window again replaces its pages.",
+)
+@click.option(
+    "--query", "queries", multiple=True, help="a query to count (repeatable; default TWEETLAKE_QUERIES)"
+)
+@click.option("--since", required=True, help="start, ISO 8601 UTC date or time (inclusive)")
+@click.option("--until", required=True, help="end, ISO 8601 UTC date or time (exclusive)")
+@click.option("--all", "archive", is_flag=True, help="full-archive counts (GET /2/tweets/counts/all)")
+@click.option(
+    "--granularity", type=click.Choice(("minute", "hour", "day")), default="day", help="bucket size (day)"
+)
+@lake_option
+def counts(
+    queries: tuple[str, ...], since: str, until: str, archive: bool, granularity: str, lake: str | None
+) -> None:
+    from pipeline import steps
+
+    summary = steps.run_counts(
+        _settings(lake), since, until, queries=queries, archive=archive, granularity=granularity, progress=say
+    )
+    print(f"counted {len(summary.runs)} query(ies) in {summary.pages:,} page(s), landed in bronze")
+
+
+@cli.command(
     short_help="full-archive backfill of a query, in windows, resumable",
     help="Ingest [--since, --until) through full-archive search (GET /2/tweets/search/all; Pro or Enterprise "
     "access) in windows (a day by default), oldest first. Complete windows are recorded in "

@@ -2,10 +2,12 @@
 
 One page, written by :func:`write_lake_report` after a publish (or by hand): tweets and engagement per day
 and stream, the top hashtags over time, sentiment by stream, media types, the strongest user -> user
-interactions and the top tweets with their text. Every table is read through :func:`pipeline.query.connect`
-(gold at its current Delta version) and aggregated in DuckDB first, so each chart's spec carries at most a
-few thousand points whatever the lake's size: the last ``MAX_DAYS`` days with data, at most ``MAX_STREAMS``
-streams (the rest summed as "other streams"), the top ``TOP_HASHTAGS`` / ``TOP_EDGES`` / ``TOP_TWEETS``.
+interactions and the top tweets with their text; then the API spend (:func:`spend_section`): the posts the
+lake's API pulls read per day and stream (the spend ledger), their cost, and the API's own daily count.
+Every table is read through :func:`pipeline.query.connect` (gold at its current Delta version) and
+aggregated in DuckDB first, so each chart's spec carries at most a few thousand points whatever the lake's
+size: the last ``MAX_DAYS`` days with data, at most ``MAX_STREAMS`` streams (the rest summed as "other
+streams"), the top ``TOP_HASHTAGS`` / ``TOP_EDGES`` / ``TOP_TWEETS``.
 A table not published yet, damaged or empty shows as an empty figure that says why and what to run.
 The charts are drawn by the vendored vega scripts copied beside the page (:mod:`expectations.charts`): the
 page loads nothing from the network, locally or from an S3 lake's copy.
@@ -25,9 +27,11 @@ import altair as alt
 
 from expectations import charts
 from expectations.report import CSS as QUALITY_CSS
-from foundation.lake import Lake
+from foundation.lake import Lake, LakeError
 from foundation.layout import PUBLISHED, REPORT, REPORT_INDEX
+from foundation.settings import ConfigError, load_settings
 from foundation.sql import literal
+from ingestion import spend, usage
 from pipeline.query import connect
 
 # The lake layout's report folder (to move to foundation.layout beside QUALITY).
@@ -427,6 +431,89 @@ SECTIONS = (
 )
 
 
+SPEND_ID, SPEND_TITLE = "spend", "API spend"
+
+
+def spend_rows(lake: Lake) -> list[dict[str, Any]]:
+    """Posts read per UTC day and stream (``endpoint stream``) by the lake's API pulls, from the spend
+    ledger (failed pulls too: the API bills what it returned), the last MAX_DAYS days with reads."""
+    per: dict[tuple[str, str], dict[str, int]] = {}
+    for entry in spend.ledger(lake):
+        if entry.source not in spend.BILLED_SOURCES:
+            continue
+        row = per.setdefault((entry.day, f"{entry.endpoint} {entry.stream}"), {"posts": 0, "requests": 0})
+        row["posts"] += entry.posts
+        row["requests"] += entry.requests
+    days = sorted({day for day, _ in per})[-MAX_DAYS:]
+    return [
+        {"day": day, "stream": stream, **per[(day, stream)]} for day, stream in sorted(per) if day in days
+    ]
+
+
+def spend_section(lake: Lake) -> str:
+    """The API spend: posts read per day and stream (bars), their cost, and the API's own count of the
+    project's posts per day (a line, where GET /2/usage/tweets was recorded: all the project's apps, so it
+    may be above the lake's). A lake of generated or replayed pages has no spend: a line says so."""
+    try:
+        rows = spend_rows(lake)
+        api_days = usage.daily_usage(lake)
+        price = load_settings().price_per_post
+    except (ConfigError, LakeError, OSError, ValueError) as exc:  # a broken record: the page stands
+        return charts.empty_figure(SPEND_ID, SPEND_TITLE, f"the spend ledger cannot be read: {exc}")
+    if not rows:
+        return (
+            f"<h2 id='{SPEND_ID}'>{SPEND_TITLE}</h2><p>No API pull recorded in the spend ledger "
+            "(_state/spend/): generated and replayed pages cost nothing.</p>"
+        )
+    shown = {r["day"] for r in rows}
+    for r in rows:
+        r["cost"] = round(r["posts"] * price, 4)
+    api = [{"day": d, "usage": n} for d, n in sorted(api_days.items()) if d >= min(shown)]
+    bars = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(
+            x=_days_axis(rows + api),
+            y=alt.Y("posts:Q", title="posts read", stack="zero"),
+            color=alt.Color(
+                "stream:N", title="pull", legend=alt.Legend(orient="bottom", columns=2, labelLimit=320)
+            ),
+            tooltip=[
+                "day:N",
+                "stream:N",
+                alt.Tooltip("posts:Q", format=","),
+                "requests:Q",
+                alt.Tooltip("cost:Q", format="$,.2f"),
+            ],
+        )
+    )
+    chart: Any = bars
+    if api:
+        line = (
+            alt.Chart(alt.Data(values=api))
+            .mark_line(point=True, color="#222")
+            .encode(
+                x=_days_axis(rows + api),
+                y=alt.Y("usage:Q", title="posts read"),
+                tooltip=["day:N", alt.Tooltip("usage:Q", title="the API's count", format=",")],
+            )
+        )
+        chart = alt.layer(bars, line)
+    posts = sum(r["posts"] for r in rows)
+    note = (
+        f"Posts the lake's API pulls read per day (UTC) and pull, from the spend ledger (_state/spend/): "
+        f"{posts:,} posts over {len(shown)} day(s), ${posts * price:,.2f} at ${price:g} a post "
+        "(TWEETLAKE_PRICE_PER_POST)."
+        + (
+            " The line: the posts the API counted for the whole project per day (GET /2/usage/tweets, "
+            "_state/spend/usage/)."
+            if api
+            else " The API's own count (GET /2/usage/tweets) was not recorded: `tweetlake plan` records it."
+        )
+    )
+    return charts.figure(SPEND_ID, chart, SPEND_TITLE + " (posts read per day)", note)
+
+
 def render_section(section: Section, tables: Tables, streams: Streams) -> str:
     """The section's figure, or an empty figure saying why there is none: one chart never stops the page."""
     try:
@@ -462,6 +549,7 @@ def _published(lake: Lake) -> str:
 def render_page(lake: Lake, tables: Tables) -> str:
     streams = Streams(tables)
     toc = "".join(f"<a href='#{s.chart_id}'>{_esc(s.title)}</a>" for s in SECTIONS)
+    toc += f"<a href='#{SPEND_ID}'>{SPEND_TITLE}</a>"
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
@@ -475,6 +563,7 @@ def render_page(lake: Lake, tables: Tables) -> str:
     ]
     for section in SECTIONS:
         parts.append(f"<section>{render_section(section, tables, streams)}</section>")
+    parts.append(f"<section>{spend_section(lake)}</section>")
     parts.append(f"</main>{charts.RENDER}</body></html>\n")
     return "".join(parts)
 

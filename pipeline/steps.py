@@ -68,6 +68,30 @@ def run_plan(settings: Settings, **options: Any) -> Plan:
     return plan(settings, source)
 
 
+def run_counts(
+    settings: Settings,
+    since: Any,
+    until: Any,
+    *,
+    queries: tuple[str, ...] = (),
+    archive: bool = False,
+    granularity: str = "day",
+    progress: Progress | None = None,
+    **options: Any,
+) -> IngestSummary:
+    """Land what the counts endpoint says of ``queries`` (default: the configured ones) over ``[since,
+    until)`` in bronze (:mod:`ingestion.counts`): recent counts, or full-archive ones with ``archive``.
+    ``options``: the API source's (tests: ``session``, ``sleep``, ``clock``)."""
+    from ingestion.counts import CountsSource
+    from ingestion.sources.api import ApiSource
+
+    scoped = settings.with_overrides(queries=tuple(queries or settings.queries), accounts=())
+    # archive: the API source then skips recent search's 7-day horizon, which full-archive counts lack
+    api = make_source("api", scoped, start_time=since, end_time=until, archive=archive, **options)
+    assert isinstance(api, ApiSource)
+    return ingest_pulls(settings, CountsSource(api, archive, granularity), progress=progress)
+
+
 def run_backfill(
     settings: Settings,
     since: Any,

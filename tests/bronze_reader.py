@@ -19,8 +19,13 @@ class BronzeRecord:
     body: bytes  # the response exactly as stored
 
     @property
+    def counts(self) -> bool:
+        """A page of a counts endpoint (README "The lake": endpoint=counts_*): buckets, not tweets."""
+        return self.envelope.get("endpoint", "").startswith("counts_")
+
+    @property
     def tweets(self) -> list[dict[str, Any]]:
-        return response_tweets(self.response)
+        return [] if self.counts else response_tweets(self.response)
 
     @property
     def tweet_ids(self) -> list[str]:
@@ -30,7 +35,7 @@ class BronzeRecord:
     def expansions(self) -> list[dict[str, Any]]:
         """The tweets it holds as expansions: includes.tweets (a flattened line's inlined references with
         their fields). Silver observes them too (silver.tweets.seen_in 'includes')."""
-        return response_expansions(self.response)
+        return [] if self.counts else response_expansions(self.response)
 
 
 def response_tweets(response: dict[str, Any]) -> list[dict[str, Any]]:

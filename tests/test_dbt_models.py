@@ -51,6 +51,7 @@ SILVER = (
     "context_annotations",
     "annotations",
     "tweet_edits",
+    "tweet_counts",
 )
 # silver.rejected_pages and silver.compliance_events too: empty in these lakes (no bronze line set aside, no
 # compliance job run), so not among the tables compared row for row above (tests/test_dbt_shapes.py and
@@ -97,6 +98,8 @@ CONTRACT = {
     "silver/referenced_tweets": "tweet_id referenced_tweet_id reference_type referenced_author_id "
     "referenced_text is_available",
     "silver/compliance_events": "id id_type action reason created_at redacted_at job_id",
+    "silver/tweet_counts": "query stream_key source endpoint granularity window_start window_end tweet_count "
+    "fetched_at run_id bronze_file",
     "silver/api_errors": "error_key title detail type resource_type resource_id parameter value source "
     "endpoint stream fetched_at run_id bronze_file",
     "gold/user_engagement_daily": "author_id author_username day tweets likes retweets replies quotes "

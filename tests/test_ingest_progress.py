@@ -80,9 +80,10 @@ def test_ingest_reports_pages_and_the_total(tmp_path: Path) -> None:
     summary = ingest(source, Lake(str(tmp_path / "lake")), reporter=reporter)
     assert summary.tweets == 500
     assert "100%" in out.getvalue() and "500 tweets" in out.getvalue()
-    search, stream = summary.runs  # a search and a filtered stream capture of the query
+    search, stream, counts = summary.runs  # a search, a filtered stream capture, the query's counts
     assert lines == [
         f"  search_recent 'q' 2026-11-20: {search.pages} pages, {search.tweets} tweets",
         f"  search_stream 'q' 2026-11-20: {stream.pages} pages, {stream.tweets} tweets",
+        "  counts_recent 'q' 2026-11-20: 1 pages, 0 tweets",
     ]
     assert search.tweets + stream.tweets == 500 and stream.pages >= stream.tweets > 0

@@ -72,7 +72,7 @@ def test_a_pull_read_partially_or_skipped_is_still_right_with_workers() -> None:
 
 
 def test_pages_look_like_the_api() -> None:
-    source = sample(tweets=6000, days=4)
+    source = sample(tweets=6000, days=4, counts=False)  # counts pages: the next test
     tweets_by_stream: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     seen_first: dict[str, tuple[str, dict[str, Any]]] = {}
     reobserved = 0
@@ -145,6 +145,22 @@ def test_pages_look_like_the_api() -> None:
     assert missing, "optional fields are sometimes missing"
 
 
+def test_counts_pages_count_the_tweets_each_query_s_search_creates_per_day() -> None:
+    counted: dict[tuple[str, str], int] = {}
+    created: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for pull in sample(tweets=6000, days=9).pulls():
+        pages = [json.loads(p.body) for p in pull.pages]
+        if pull.endpoint == "counts_recent":  # a page per week of the plan, a bucket per day
+            assert [len(doc["data"]) for doc in pages] == [7, 2]
+            counted.update(
+                {(pull.stream, b["start"][:10]): b["tweet_count"] for d in pages for b in d["data"]}
+            )
+        elif pull.endpoint == "search_recent":
+            for t in (t for doc in pages for t in doc.get("data") or []):
+                created[(pull.stream, t["created_at"][:10])].add(t["id"])
+    assert counted == {key: len(ids) for key, ids in created.items()} and len(counted) == 9 * 2
+
+
 def _check_single_pages(
     pull: Any,
     tweets_by_stream: dict[tuple[str, str], list[dict[str, Any]]],
@@ -178,7 +194,7 @@ def _check_single_pages(
 
 def test_pages_carry_the_full_object_model() -> None:
     counts: dict[str, int] = defaultdict(int)
-    for pull in sample(tweets=6000, days=2).pulls():
+    for pull in sample(tweets=6000, days=2, counts=False).pulls():
         for page in pull.pages:
             doc = json.loads(page.body)
             data = doc.get("data") or []
@@ -296,6 +312,7 @@ def test_sample_into_bronze_is_idempotent(lake: Lake) -> None:
         "user_mentions",
         "search_stream",
         "tweets_lookup",
+        "counts_recent",  # what the counts endpoint says of the query (silver.tweet_counts)
     }
     records = bronze(lake)
     # by default every shape the API sends (twarc's flattened lines are the replay fixtures'), as the build

@@ -169,6 +169,16 @@ def _serve(folder: str) -> http.server.ThreadingHTTPServer:
     return server
 
 
+def dom_in_chromium(lake: Lake, profile: Path) -> str:
+    """The report page as headless Chromium left it, served from the lake's report folder."""
+    server = _serve(lake.url(REPORT))
+    try:
+        return _chromium_dump(f"http://127.0.0.1:{server.server_address[1]}/index.html", profile)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.slow
 def test_lake_report_page_shows_the_published_gold_offline(published_lake: Lake) -> None:
     lake = published_lake
@@ -212,12 +222,7 @@ def test_lake_report_charts_draw_the_marks_the_lake_implies_in_chromium(
     assert 1 < streams <= MAX_STREAMS  # the sample lake: every stream and day charted, nothing folded
     expected = expected_marks(lake)
     assert all(n > 0 for n in expected.values()), expected
-    server = _serve(lake.url(REPORT))
-    try:
-        dom = _chromium_dump(f"http://127.0.0.1:{server.server_address[1]}/index.html", tmp_path / "profile")
-    finally:
-        server.shutdown()
-        server.server_close()
+    dom = dom_in_chromium(lake, tmp_path / "profile")
     drawn = drawn_charts(dom)
     assert {c: d.get("data-rendered") for c, d in drawn.items()} == dict.fromkeys(CHART_IDS, "true"), dom[
         -3000:

@@ -163,7 +163,11 @@ def test_the_plan_command_prints_the_table_at_the_configured_price(
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert f"{posts:,}" in total and f"${posts * 0.01:,.2f}" in total
     assert "TWEETLAKE_PRICE_PER_POST;" in out and fake_twitter.token not in out
-    assert not (tmp_path / "lake").exists()  # a plan writes nothing
+    # a plan writes nothing but the API's usage (here: not available, the fake's project may not read it)
+    assert [p.relative_to(tmp_path / "lake").as_posix() for p in (tmp_path / "lake").rglob("*.json")] == [
+        f"_state/spend/usage/{datetime.now(UTC):%Y-%m-%d}.json"
+    ]
+    assert "API usage (GET /2/usage/tweets): not available (this app's project may not read its usage" in out
 
 
 def test_a_price_that_is_not_a_number_is_refused_clearly() -> None:

@@ -308,6 +308,23 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
             }
         ),
     )
+    # no counts landed (`tweetlake counts` never ran): the table a build writes then, with no rows
+    text, stamp = pd.Series([], dtype="string"), pd.Series([], dtype="datetime64[us, UTC]")
+    write_parquet(
+        lake,
+        "silver/tweet_counts/data_0.parquet",
+        pd.DataFrame(
+            {
+                **dict.fromkeys(("query", "stream_key", "source", "endpoint", "granularity"), text),
+                "window_start": stamp,
+                "window_end": stamp,
+                "tweet_count": pd.Series([], dtype="int64"),
+                "fetched_at": stamp,
+                "run_id": text,
+                "bronze_file": text,
+            }
+        ),
+    )
     gold = "_staging/gold"
     days = [DAY1, DAY2]
     write_parquet(

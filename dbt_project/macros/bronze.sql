@@ -85,13 +85,19 @@
 {#- read_json over the given bronze files with the columns of `kind` and `read`, plus the file name; an
     empty relation with the same columns when there are no files -#}
 {% macro read_bronze(files, kind, read='page') -%}
+  {{ read_json_lines(files, bronze_columns(kind, read)) }}
+{%- endmacro %}
+
+
+{#- read_json over `files` with `columns` (a DuckDB struct literal of column types, as text), plus the
+    file name; an empty relation with the same columns when there are no files -#}
+{% macro read_json_lines(files, columns) -%}
   {%- if files | length > 0 -%}
     select * from read_json({{ sql_list(files) }}, format = 'newline_delimited', filename = true,
-      columns = {{ bronze_columns(kind, read) }})
+      columns = {{ columns }})
   {%- else -%}
-    {%- set columns = fromyaml(bronze_columns(kind, read)) -%}
     select
-      {%- for name, type in columns.items() %}
+      {%- for name, type in fromyaml(columns).items() %}
       cast(null as {{ type }}) as {{ name }},
       {%- endfor %}
       cast(null as varchar) as filename
@@ -178,4 +184,17 @@
     space; the same result as replacing every \s+, without rewriting each single space (half the cost). -#}
 {% macro clean_text(expression) -%}
   trim(regexp_replace(regexp_replace({{ expression }}, '^RT @\w+:\s*|https?://\S+|@\w+|#', '', 'g'), '\s\s+|[\t\n\f\r]', ' ', 'g'))
+{%- endmacro %}
+
+
+{#- The read of counts pages (GET /2/tweets/counts/recent and /all, bronze endpoint=counts_*): the envelope
+    with the request's query and granularity, the buckets and the total. Counts files are classified like
+    every bronze file (stg_bronze_files.counts_path; a damaged line is set aside with its file and line) and
+    never taken by a tweet read. An empty relation with the same columns when there are no files. -#}
+{% macro read_bronze_counts(files) -%}
+  {%- set columns -%}
+    {'envelope': 'struct(source varchar, endpoint varchar, stream varchar, stream_key varchar, fetched_at varchar, page_number integer, run_id varchar, run_key varchar, request struct(query varchar, granularity varchar))',
+     'response': 'struct(data struct("start" varchar, "end" varchar, tweet_count bigint)[], meta struct(total_tweet_count bigint))'}
+  {%- endset -%}
+  {{ read_json_lines(files, columns) }}
 {%- endmacro %}

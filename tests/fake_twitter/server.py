@@ -207,6 +207,7 @@ class FakeTwitter:
     media: dict[str, dict[str, Any]] = field(default_factory=dict)  # by media_key
     polls: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id
     places: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id
+    usage: dict[str, Any] | None = None  # what GET /2/usage/tweets answers (None: 403)
     faults: list[Fault] = field(default_factory=list)
     compliance: FakeCompliance = field(default_factory=FakeCompliance)  # batch compliance jobs
     requests: list[Request] = field(default_factory=list)
@@ -399,10 +400,8 @@ class FakeTwitter:
             return self._search(req, horizon=False)
         if req.path == "/2/tweets":
             return self._lookup(req)
-        if req.path == "/2/tweets/counts/recent":
-            if "query" not in req.params:
-                return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
-            return self._counts(req, self.search.get(req.params["query"], []))
+        if req.path in COUNT_ROUTES:
+            return self._count_route(req)
         if parts[:4] == ["2", "users", "by", "username"] and len(parts) == 5:
             user = self.users.get(parts[4].lower())
             if user is None:
@@ -513,12 +512,25 @@ class FakeTwitter:
             body["errors"] = errors
         return 200, {}, body
 
-    def _counts(self, req: Request, corpus: list[dict[str, Any]]) -> tuple[int, dict, Any]:
+    def _count_route(self, req: Request) -> tuple[int, dict, Any]:
+        """Recent and full-archive counts (the same corpus as search), and the project's usage."""
+        if req.path == "/2/usage/tweets":
+            return self._usage(req)
+        if "query" not in req.params:
+            return 400, {}, _invalid("query", "", "The `query` query parameter can not be empty")
+        corpus = self.search.get(req.params["query"], [])
+        return self._counts(req, corpus, archive=req.path == "/2/tweets/counts/all")
+
+    def _counts(
+        self, req: Request, corpus: list[dict[str, Any]], archive: bool = False
+    ) -> tuple[int, dict, Any]:
         """``GET /2/tweets/counts/recent`` as documented: the matching tweets of the last 7 days (or since
         ``since_id``, which wins over ``start_time``), counted per ``granularity`` (minute, hour, day;
         default hour) in buckets on the granularity's boundaries, the first starting at ``start_time``,
         each ``{"end", "start", "tweet_count"}``; ``meta.total_tweet_count`` their sum. Recent counts
-        send every bucket in one answer (no ``next_token``)."""
+        send every bucket in one answer (no ``next_token``). ``archive``: ``GET /2/tweets/counts/all``, no
+        7-day horizon (default start 30 days before the end), 31 days of buckets a page, then
+        ``meta.next_token`` (the page's total only in ``total_tweet_count``)."""
         p = req.params
         now = datetime.fromtimestamp(self.clock(), UTC)
         granularity = p.get("granularity", "hour")
@@ -526,8 +538,8 @@ class FakeTwitter:
         if granularity not in step:
             return 400, {}, _invalid("granularity", granularity, f"Invalid 'granularity':'{granularity}'.")
         end = _ts(p["end_time"]) if "end_time" in p else now - timedelta(seconds=30)
-        start = _ts(p["start_time"]) if "start_time" in p else end - timedelta(days=7)
-        if "start_time" in p and start < now - timedelta(days=7):
+        start = _ts(p["start_time"]) if "start_time" in p else end - timedelta(days=30 if archive else 7)
+        if not archive and "start_time" in p and start < now - timedelta(days=7):
             return 400, {}, _invalid("start_time", p["start_time"], "'start_time' must be within 7 days")
         if "since_id" in p:  # since_id wins: start_time is ignored, the buckets span the 7 days
             start = end - timedelta(days=7)
@@ -548,11 +560,25 @@ class FakeTwitter:
             count = sum(1 for t in tweets if lower <= _ts(t["created_at"]) < upper)
             buckets.append({"end": iso(upper), "start": iso(lower), "tweet_count": count})
             lower = upper
-        return (
-            200,
-            {},
-            {"data": buckets, "meta": {"total_tweet_count": sum(b["tweet_count"] for b in buckets)}},
-        )
+        meta: dict[str, Any] = {}
+        if archive:  # 31 days of buckets a page, the rest behind next_token
+            at = _offset(p.get("next_token")) or 0
+            limit = _ts(buckets[at]["start"]) + timedelta(days=31) if at < len(buckets) else end
+            upto = next(
+                (i for i in range(at, len(buckets)) if _ts(buckets[i]["start"]) >= limit), len(buckets)
+            )
+            if upto < len(buckets):
+                meta["next_token"] = page_token(upto)
+            buckets = buckets[at:upto]
+        meta["total_tweet_count"] = sum(b["tweet_count"] for b in buckets)
+        return 200, {}, {"data": buckets, "meta": meta}
+
+    def _usage(self, req: Request) -> tuple[int, dict, Any]:
+        """``GET /2/usage/tweets``: ``usage`` as scripted by a test (a ``data`` object), else a 403 as for an
+        app whose project may not read it."""
+        if self.usage is None:
+            return 403, {}, CLIENT_NOT_ENROLLED
+        return 200, {}, {"data": self.usage}
 
     def _size(self, params: dict[str, str]) -> int:
         return int(params.get("max_results", 10))
@@ -654,6 +680,9 @@ class FakeTwitter:
 
 
 _TOKEN = re.compile(r"page-(\d+)(?:\.\w+)?")
+
+
+COUNT_ROUTES = ("/2/tweets/counts/recent", "/2/tweets/counts/all", "/2/usage/tweets")
 
 
 def page_token(offset: int, variant: str = "") -> str:

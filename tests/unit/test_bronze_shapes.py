@@ -104,7 +104,14 @@ def test_a_file_of_one_read_is_read_in_place(tmp_path: Path) -> None:
     rel = "bronze/source=replay/endpoint=e/stream=s/ingest_date=2026-11-20/a.jsonl"
     lake.write_bytes(rel, line(page(["1"]), 1) + line(errors_only(), 2) + b"\n" + line(empty(), 3))
     got = bronze_read.classify_file(lake, lake.url(rel), 1, "m")
-    assert got == {"page": lake.url(rel), "single": None, "flattened": None, "lines": 4, "rejected": []}
+    assert got == {
+        "page": lake.url(rel),
+        "single": None,
+        "flattened": None,
+        "counts": None,
+        "lines": 4,
+        "rejected": [],
+    }
 
 
 def test_a_mixed_file_with_a_cut_line_is_split_by_read_byte_for_byte(

@@ -8,7 +8,7 @@
     re-parse this file only, a changed var the whole project).
     Each new file is classified line by line as it is listed (tweetlake_classify, dbt_runtime/bronze_read.py;
     all in one call, on every core):
-    which read takes it (page_path, single_path, flattened_path: the file itself, a scratch file of its
+    which read takes it (page_path, single_path, flattened_path, counts_path: the file itself, a scratch file of its
     lines of that kind, or null) and the lines set aside (rejected: line, byte offset, shape guess, reason,
     head), which silver.rejected_pages keeps. -#}
 {%- set processed = [] if should_full_refresh() else lake_table_files(state_location('bronze_files')) %}
@@ -83,6 +83,7 @@ select
     c.page as page_path,
     c.single as single_path,
     c.flattened as flattened_path,
+    c.counts as counts_path,
     c.lines as lines,
     c.rejected as rejected
 from classified

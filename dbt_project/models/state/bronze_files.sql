@@ -12,6 +12,7 @@
 -- depends_on: {{ ref('referenced_tweets') }}
 -- depends_on: {{ ref('api_errors') }}
 -- depends_on: {{ ref('rejected_pages') }}
+-- depends_on: {{ ref('tweet_counts') }}
 -- depends_on: {{ ref('tweet_sentiment') }}
 {%- set incremental = lake_is_incremental() -%}
 {%- set partitions = distinct_values(ref('stg_bronze_files'), "cast(regexp_extract(bronze_file, 'ingest_date=([0-9-]+)', 1) as date)") if incremental else none -%}

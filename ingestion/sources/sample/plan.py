@@ -79,6 +79,9 @@ class Plan:
     # API that quietly returned fewer would (the volume monitor flags it); ``tweets`` is then the total less
     # the tweets cut.
     drill_drop: float = 0.0
+    # land what the counts endpoint would say of each query (endpoint=counts_recent, a day a bucket): the
+    # tweets the plan creates each day, before any drill cut (the API counts what it holds)
+    counts: bool = True
 
     def __post_init__(self) -> None:
         self.queries = tuple(self.queries)
@@ -126,11 +129,15 @@ class Plan:
 
     def per_stream_day(self, day_index: int, stream_index: int) -> int:
         """New tweets created in stream ``stream_index`` on day ``day_index``."""
-        base, extra = divmod(self.stream_totals[stream_index], self.days)
-        count = base + (1 if day_index < extra else 0)
+        count = self.counted(day_index, stream_index)
         if self.drill_drop and stream_index == 0 and day_index == self.days - 1:
             return round(count * (1 - self.drill_drop))
         return count
+
+    def counted(self, day_index: int, stream_index: int) -> int:
+        """What the counts endpoint says of a stream-day: its tweets before the drill cut any."""
+        base, extra = divmod(self.stream_totals[stream_index], self.days)
+        return base + (1 if day_index < extra else 0)
 
     def reobserved(self, day_index: int, stream_index: int) -> int:
         """How many of the previous day's tweets are seen again on day ``day_index``."""

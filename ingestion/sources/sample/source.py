@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from foundation.times import isoformat_z
 from ingestion.pages import Page
 from ingestion.sources.base import Pull
-from ingestion.sources.sample.plan import SINGLE, Plan, token_key
+from ingestion.sources.sample.plan import ENDPOINT, SINGLE, Plan, token_key
 from ingestion.sources.sample.render import Rendered, Renderer
 from ingestion.sources.sample.workers import Feeder
 from ingestion.watermarks import WatermarkStore
 
 PARALLEL_THRESHOLD = 300_000
+COUNTS_ENDPOINT = "counts_recent"
+COUNTS_DAYS = 7  # recent counts reach 7 days: a longer plan is counted in pages of a week
 
 
 @dataclass
@@ -51,9 +55,53 @@ class SampleSource(Plan):
                     ingest_date=day,
                     pages=self._pages(pi, di, si, feeder),
                 )
+            if self.counts:
+                yield from self._count_pulls()
         finally:
             if feeder is not None:
                 feeder.close()
+
+    def _count_pulls(self) -> Iterator[Pull]:
+        """Each query's counts, as ``GET /2/tweets/counts/recent?granularity=day`` answers them: a page
+        per week of the plan, a bucket per day, landed under ``endpoint=counts_recent``."""
+        days = self.day_dates()
+        for s in (s for s in self.streams if s.endpoint == ENDPOINT):
+            yield Pull(
+                endpoint=COUNTS_ENDPOINT,
+                stream=s.stream,
+                run_key=f"sample-s{self.seed}-counts-{days[0].isoformat()}-{days[-1].isoformat()}",
+                ingest_date=days[-1],
+                pages=self._count_pages(s.index),
+            )
+
+    def _count_pages(self, si: int) -> Iterator[Page]:
+        days = self.day_dates()
+        fetched = datetime.combine(days[-1], time(23, 59, 59, 999000), UTC)
+        for first in range(0, self.days, COUNTS_DAYS):
+            chunk = range(first, min(first + COUNTS_DAYS, self.days))
+            starts = [datetime.combine(days[di], time(), UTC) for di in chunk]
+            counts = [self.counted(di, si) for di in chunk]
+            buckets = [
+                {"end": isoformat_z(at + timedelta(days=1)), "start": isoformat_z(at), "tweet_count": n}
+                for at, n in zip(starts, counts, strict=True)
+            ]
+            body = {"data": buckets, "meta": {"total_tweet_count": sum(counts)}}
+            request = {
+                "query": self.streams[si].stream,
+                "granularity": "day",
+                "start_time": isoformat_z(starts[0]),
+                "end_time": isoformat_z(starts[-1] + timedelta(days=1)),
+            }
+            yield Page(
+                json.dumps(body, separators=(",", ":")).encode(),
+                COUNTS_ENDPOINT,
+                self.streams[si].stream,
+                request,
+                fetched_at=fetched,
+                tweet_count=0,  # counts are numbers, not posts
+                error_count=0,
+                newest_id="",
+            )
 
     def _pages(self, pi: int, di: int, si: int, feeder: Feeder | None) -> Iterator[Page]:
         s = self.streams[si]
