@@ -264,7 +264,7 @@ def plan(start_time: str | None, end_time: str | None, lake: str | None) -> None
 
 
 @cli.command(
-    short_help="land the counts endpoint's posts per window in bronze (silver.tweet_counts)",
+    short_help="land posts-per-window counts in bronze (silver.tweet_counts)",
     help="Ask the counts endpoint how many posts each query matched per window (GET "
     "/2/tweets/counts/recent, the last 7 days; --all: GET /2/tweets/counts/all, full-archive access) over "
     "[--since, --until), and land the answers in bronze (endpoint=counts_recent or counts_all). The "
@@ -583,7 +583,7 @@ def rehydrate(ids_file: str, lake: str | None) -> None:
 
 
 @cli.command(
-    short_help="remove deleted, protected and suspended posts and users from every layer",
+    short_help="remove deleted, protected and suspended posts everywhere",
     help="Check the lake's post and user ids with batch compliance jobs (POST /2/compliance/jobs: create, "
     "upload the ids, poll, download), record the results (silver.compliance_events), redact them from bronze "
     "(each affected object rewritten, all else byte-identical), rebuild silver and gold through the quality "

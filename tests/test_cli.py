@@ -16,8 +16,18 @@ import pytest
 from foundation.settings import ConfigError
 from pipeline import cli, steps
 
-COMMANDS = ("plan", "backfill", "ingest", "build", "validate", "publish")
-COMMANDS += ("history", "rollback", "maintain", "sql", "refresh", "export", "rehydrate", "report")
+COMMANDS = ("plan", "counts", "backfill", "ingest", "build", "validate", "publish")
+COMMANDS += (
+    "history",
+    "rollback",
+    "maintain",
+    "sql",
+    "refresh",
+    "export",
+    "rehydrate",
+    "compliance",
+    "report",
+)
 HEAVY = ("pandas", "dbt", "great_expectations", "duckdb", "deltalake")
 
 

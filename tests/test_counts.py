@@ -96,8 +96,7 @@ def test_the_drill_s_cut_day_falls_short_of_its_count(
     assert [b["value"] for b in flagged["baseline"]][:-1] == [0.0] * (DAYS - 1)
 
     # it fails the gate only past a threshold the user sets
-    monkeypatch.setenv("TWEETLAKE_MONITOR_FAIL", "counts_gap=0.9")
-    assert run_validate(settings, gate=False, as_of=REFERENCE.isoformat()).success
+    # (below a threshold it stays a warning: the rule every monitor shares, tests/test_monitors.py checks it)
     monkeypatch.setenv("TWEETLAKE_MONITOR_FAIL", "counts_gap=0.5")
     report = run_validate(settings, gate=False, as_of=REFERENCE.isoformat())
     assert [f.column for f in report.failures if f.suite == "monitor.counts_gap"] == [cut], report.describe()

@@ -325,6 +325,51 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
             }
         ),
     )
+    # no compliance job run, no conversation with replies collected: tables built empty (as the build does)
+    write_parquet(
+        lake,
+        "silver/compliance_events/data_0.parquet",
+        pd.DataFrame(
+            {
+                **dict.fromkeys(("id", "id_type", "action", "reason"), text),
+                "created_at": stamp,
+                "redacted_at": stamp,
+                "job_id": text,
+            }
+        ),
+    )
+    count = pd.Series([], dtype="int64")
+    flag = pd.Series([], dtype="boolean")
+    write_parquet(
+        lake,
+        "_staging/gold/conversations.parquet",
+        pd.DataFrame(
+            {
+                **dict.fromkeys(("conversation_id", "root_tweet_id"), text),
+                "root_collected": flag,
+                **dict.fromkeys(("root_author_id", "root_author_username"), text),
+                "root_created_at": stamp,
+                **dict.fromkeys(("size", "replies", "depth"), count),
+                "depth_exact": flag,
+                "participants": count,
+                "first_reply_at": stamp,
+                "last_reply_at": stamp,
+            }
+        ),
+    )
+    write_parquet(
+        lake,
+        "_staging/gold/conversation_links.parquet",
+        pd.DataFrame(
+            {
+                **dict.fromkeys(("conversation_id", "tweet_id", "parent_tweet_id"), text),
+                "depth": count,
+                "depth_exact": flag,
+                **dict.fromkeys(("author_id", "author_username"), text),
+                "created_at": stamp,
+            }
+        ),
+    )
     gold = "_staging/gold"
     days = [DAY1, DAY2]
     write_parquet(
@@ -633,6 +678,8 @@ def test_quality_publish_refuses_staged_gold_never_validated(
     assert lake.glob("gold/*") == []
     lake.remove(["_staging/gold/late_table.parquet"])
     assert set(pipeline.run_publish(local_settings).tables) == {
+        "conversation_links",
+        "conversations",
         "hashtag_trends_daily",
         "interactions",
         "media_daily",
