@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foundation.lake import Lake
-from foundation.layout import SILVER
+from foundation.layout import COMPLIANCE, SILVER
 from foundation.lease import lake_lease
 from foundation.settings import Settings
 from ingestion.bronze import new_run_id
@@ -46,6 +46,7 @@ from ingestion.sources import make_source
 from ingestion.sources.api import ApiSource
 
 log = logging.getLogger(__name__)
+REBUILD_PENDING = f"{COMPLIANCE}/rebuild_pending.json"  # a redaction whose rebuild has not published yet
 
 
 @dataclass
@@ -143,15 +144,14 @@ def run_compliance(
         summary.redaction = redact_bronze(lake, summary.events, run_id=summary.run_id)
         summary.seconds["redaction"] = time.perf_counter() - started
         say(summary.redaction.describe())
-        # silver still holding a removed id (a run stopped after the redaction, before its rebuild) is
-        # rebuilt too; scrubbed locations are found by the redaction alone (their posts stay)
-        in_silver = not summary.events.tweets.isdisjoint(ids.get("tweets", [])) or not (
-            summary.events.users.isdisjoint(ids.get("users", []))
-        )
-        if not summary.redaction.files_rewritten and not in_silver:
+        # A run that stopped after its redaction (a crash, a gate that failed the rebuild) left silver or
+        # published gold holding what bronze no longer has: the marker written before the rebuild, removed
+        # once gold is published and purged, makes the next run rebuild even with nothing left to redact.
+        if not summary.redaction.files_rewritten and not lake.exists(REBUILD_PENDING):
             return summary
 
         started = time.perf_counter()
+        lake.write_json(REBUILD_PENDING, {"run_id": summary.run_id})
         say("rebuilding silver and gold from the redacted bronze")
         rebuild(summary.run_id)
         summary.rebuilt = True
@@ -159,6 +159,7 @@ def run_compliance(
         summary.quality_rows_dropped = _redact_reports(lake, summary.events)
         if not keep_history:
             summary.versions_vacuumed = _purge_gold_history(lake, summary.run_id)
+        lake.remove([REBUILD_PENDING])
     return summary
 
 

@@ -382,3 +382,38 @@ def test_the_command_exits_1_naming_a_failed_job(
     assert "compliance job" in err and "ended failed" in err and "Traceback" not in err
     assert fake_twitter.compliance.uploads and list(fake_twitter.compliance.uploads.values())[0] == ["1001"]
     assert lake.glob("bronze/**") == [] and lake.glob("_state/compliance/results/**") == []
+
+
+def test_a_rebuild_that_failed_is_done_by_the_next_run_though_bronze_is_already_redacted(
+    fake_twitter: FakeTwitter, twitter_session: requests.Session, tmp_path: Path
+) -> None:
+    from pipeline.compliance import REBUILD_PENDING, run_compliance
+
+    settings = settings_for(tmp_path / "lake", fake_twitter)
+    lake = Lake(settings.lake)
+    page = {
+        "data": [{"id": "1001", "text": "gone"}, {"id": "1002", "text": "kept"}],
+        "meta": {"result_count": 2},
+    }
+    rel = "bronze/source=api/endpoint=search_recent/stream=q-0000/ingest_date=2026-12-01/r-00000.jsonl"
+    lake.write_bytes(rel, json.dumps({"envelope": {"source": "api"}, "response": page}).encode() + b"\n")
+    target = tmp_path / "lake" / "silver" / "tweets" / "dt=2026-12-01"
+    target.mkdir(parents=True)
+    duckdb.sql(f"copy (select unnest(['1001', '1002']) as tweet_id) to '{target}/data_0.parquet'")
+    fake_twitter.compliance.events["tweets"] = {"1001": "deleted"}
+    rebuilds: list[str] = []
+
+    def failing(run_id: str) -> None:
+        rebuilds.append(run_id)
+        raise RuntimeError("the quality gate failed")  # as a rebuild whose gate fails raises
+
+    options: dict[str, Any] = {"session": twitter_session, "sleep": lambda _: None, "types": ("tweets",)}
+    with pytest.raises(RuntimeError):
+        run_compliance(settings, rebuild=failing, **options)
+    assert b"1001" not in lake.read_bytes(rel) and lake.exists(REBUILD_PENDING)
+
+    done = run_compliance(settings, rebuild=rebuilds.append, keep_history=True, **options)
+    assert done.redaction.files_rewritten == 0 and done.rebuilt and len(rebuilds) == 2  # rebuilt anyway
+    assert not lake.exists(REBUILD_PENDING)
+    again = run_compliance(settings, rebuild=rebuilds.append, keep_history=True, **options)
+    assert not again.rebuilt and len(rebuilds) == 2
