@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import requests
@@ -32,8 +32,10 @@ import requests
 from foundation.lake import Lake
 from foundation.layout import COMPLIANCE
 from ingestion.http import ApiError, TransientError
-from ingestion.sources.api import ApiSource
 from ingestion.sources.base import Pull
+
+if TYPE_CHECKING:  # every build reads the recorded events (pipeline.compliance): tweepy stays out of it
+    from ingestion.sources.api import ApiSource
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,6 @@ class Events:
     tweets: set[str] = field(default_factory=set)  # posts to remove
     users: set[str] = field(default_factory=set)  # users to remove, with their posts
     scrub_geo: set[str] = field(default_factory=set)  # posts whose location is removed
-    rows: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.tweets or self.users or self.scrub_geo)
@@ -246,7 +247,6 @@ def recorded_events(lake: Lake) -> Events:
 
 
 def _add(events: Events, kind: str, event: dict[str, Any]) -> None:
-    events.rows += 1
     ident = str(event["id"])
     if SCRUB_GEO in (event.get("action"), event.get("reason")) and kind == "tweets":
         events.scrub_geo.add(ident)

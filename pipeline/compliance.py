@@ -43,7 +43,6 @@ from ingestion.compliance import (
 )
 from ingestion.redact import Redaction, redact_bronze
 from ingestion.sources import make_source
-from ingestion.sources.api import ApiSource
 
 log = logging.getLogger(__name__)
 REBUILD_PENDING = f"{COMPLIANCE}/rebuild_pending.json"  # a redaction whose rebuild has not published yet
@@ -117,6 +116,8 @@ def run_compliance(
     """One compliance run (see the module docstring). ``rebuild(run_id)``: build, validate and publish (the
     refresh's steps, :func:`pipeline.steps.run_compliance`). ``options``: the API source's (tests:
     ``session``, ``sleep``, ``clock``)."""
+    from ingestion.sources.api import ApiSource  # here: every build imports this module (redact_new_bronze)
+
     say = progress or log.info
     summary = ComplianceSummary(run_id=new_run_id())
     lake = Lake.from_settings(settings)
