@@ -213,6 +213,7 @@ def bench_size(
     b.step("build_full", [b.tl, "build", "--full-refresh"], tweets=n)
     full_timings, full_batches = dbt_model_timings(b.state)
     b.step("validate", [b.tl, "validate"], tweets=n)
+    b.step("publish", [b.tl, "publish"], tweets=n)  # silver and gold committed to their Delta tables
     if baseline:
         cmd = [py, "-m", "benchmarks.baseline_pandas", str(b.lake), str(work / "baseline")]
         b.step("baseline_pandas", cmd, tweets=n)
@@ -226,6 +227,7 @@ def bench_size(
     b.step("build_incremental", [b.tl, "build"], tweets=extra)
     incr_timings, _ = dbt_model_timings(b.state)
     b.step("validate_incremental", [b.tl, "validate"], tweets=extra)
+    b.step("publish_incremental", [b.tl, "publish"], tweets=extra)
     sent_full = sentiment_seconds(full_timings)
     result = {
         **b.measured(),

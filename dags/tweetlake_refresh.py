@@ -9,8 +9,9 @@ Keeps the Twitter/X lake fresh, one data interval per run:
    exponential backoff: 1, 2, 4 min);
 3. **build_silver** (`dbt build --select tag:silver`), then **validate_silver** (Great Expectations);
 4. **build_gold** into staging, then **validate_gold**: together the **quality gate**;
-5. **publish**: staged gold replaces `<lake>/gold` only when both gates passed (write-audit-publish: a failed
-   gate leaves the last good gold in place);
+5. **publish**: staged silver and gold become new versions of the Delta tables `<lake>/silver` and
+   `<lake>/gold` only when both gates passed (write-audit-publish: a failed gate leaves the last good silver
+   and gold in place; readers never see what failed);
 6. **report**: tweets per stream, rows per table, where the quality report (monitors, failures traced
    to bronze) and the lake report (gold as charts) are.
 
@@ -50,7 +51,7 @@ an ingest refuses a lake holding the other kind unless the run param `allow_mixe
 Catchup is off: a paused or new deployment runs only the latest interval; use a backfill for the past.
 
 **Assets** (`tweetlake_bronze`, `tweetlake_silver`, `tweetlake_gold`, URIs under the lake root): bronze after
-each stream's ingest, silver when it passed its gate, gold when it was published. Schedule a DAG on
+each stream's ingest, silver and gold when they were published. Schedule a DAG on
 `tweetlake_gold` to run after every publish (see `tweetlake_gold_consumer`).
 """
 
@@ -156,7 +157,7 @@ def tweetlake_refresh() -> None:
     def build_silver(params: dict | None = None) -> dict:
         return steps.build_layer("silver", params)
 
-    @task(pool=steps.POOL, outlets=[LAKE.silver])
+    @task(pool=steps.POOL)
     def validate_silver(
         run_id: str | None = None,
         params: dict | None = None,
@@ -182,9 +183,10 @@ def tweetlake_refresh() -> None:
         interval = steps.Interval.from_context(data_interval_start, data_interval_end, dag_run)
         return steps.validate_layer("gold", params, run_id, interval)
 
-    @task(pool=steps.POOL, outlets=[LAKE.gold])
+    @task(pool=steps.POOL, outlets=[LAKE.silver, LAKE.gold])
     def publish(run_id: str | None = None, params: dict | None = None, outlet_events=None) -> dict:
         tables = steps.publish_gold(params, run_id)
+        outlet_events[LAKE.silver].extra = {"run_id": run_id}
         outlet_events[LAKE.gold].extra = {"run_id": run_id, "tables": tables}
         return tables
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from dbt_runtime import bronze_read, state
 from foundation import lakefiles
 from foundation.lake import BUILD_LISTINGS_ENV, Lake, S3Unavailable
-from foundation.layout import BUILD_STATE, SILVER, STAGING_GOLD
+from foundation.layout import BUILD_STATE, STAGING_GOLD, STAGING_SILVER
 from foundation.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from foundation.workdir import work_dir
 
@@ -171,7 +171,9 @@ _GONE = "bronze file gone while this build read bronze"
 def rejection_warnings(settings: Settings) -> list[str]:
     """One warning per bronze file with lines in silver.rejected_pages: where, why, and what to do."""
     lake = Lake.from_settings(settings)
-    files = lakefiles.list_files(lake.url(SILVER, "rejected_pages", "*.parquet"), settings.s3_endpoint)
+    files = lakefiles.list_files(
+        lake.url(STAGING_SILVER, "rejected_pages", "*.parquet"), settings.s3_endpoint
+    )
     if not files:
         return []
     import duckdb
@@ -229,6 +231,9 @@ def build(
     migrated = state.migrate(Lake.from_settings(settings))
     if progress and migrated != "nothing to move":
         progress(f"build state {migrated}")
+    staged = state.stage_silver(Lake.from_settings(settings))
+    if progress and staged != "nothing to stage":
+        progress(f"silver {staged}")
     full_refresh = _damaged(settings, select, progress) | full_refresh
     full_refresh = full_refresh or _bronze_gone(settings, select, progress)
     cuts = _batch_cuts(settings, select, full_refresh)
@@ -297,7 +302,9 @@ def _damaged(settings: Settings, select: str | None, progress: Callable[[str], N
         )
         lakefiles.remove_files(scores, settings.s3_endpoint)
     tables = damaged(
-        f"{SILVER}/**/*.parquet", f"{BUILD_STATE}/bronze_files/**/*.parquet", f"{STAGING_GOLD}/*.parquet"
+        f"{STAGING_SILVER}/**/*.parquet",
+        f"{BUILD_STATE}/bronze_files/**/*.parquet",
+        f"{STAGING_GOLD}/*.parquet",
     )
     if tables:
         more = f" and {len(tables) - 1} more" if len(tables) > 1 else ""

@@ -7,13 +7,21 @@ lakes built before kept them in ``silver/<table>/``. :func:`migrate` moves them 
 their relative paths: nothing is reprocessed or rescored. It runs before every build (the runner calls it
 before listing the backlog, dbt's on-run-start through the plugin, so a ``dbt build`` by hand migrates too)
 and costs two listings once there is nothing left to move. An interrupted move is finished by the next one.
+
+Silver moved too: lakes built before silver was staged kept its tables as plain Parquet in
+``silver/<table>/``, which is now the published Delta table. :func:`stage_silver` copies such a table's files
+to the build's working copy, ``_staging/silver/<table>/`` (same relative paths), so the first build carries on
+incrementally from them; readers keep the plain files until the first publish makes the folder a Delta table
+and removes them (:mod:`pipeline.publish`).
 """
 
 from __future__ import annotations
 
+import posixpath
+
 from foundation import lakefiles
 from foundation.lake import Lake
-from foundation.layout import BUILD_STATE, SILVER
+from foundation.layout import BUILD_STATE, SILVER, STAGING_SILVER
 
 TABLES = ("bronze_files", "tweet_sentiment")
 
@@ -40,3 +48,38 @@ def migrate(lake: Lake) -> str:
             lakefiles.remove_tree(old, lake.s3_endpoint)
             moved.append(f"{table}: {len(files)} file(s)")
     return f"moved to {BUILD_STATE}/ " + ", ".join(moved) if moved else "nothing to move"
+
+
+def legacy_silver(lake: Lake) -> dict[str, list[str]]:
+    """The silver tables still plain Parquet (``silver/<table>/`` without ``_delta_log``): their files,
+    lake-relative."""
+    found: dict[str, list[str]] = {}
+    for rel in lake.glob(f"{SILVER}/*"):
+        table = posixpath.basename(rel)
+        if table in TABLES or lake.exists(f"{rel}/_delta_log"):
+            continue
+        files = lake.glob(f"{rel}/*.parquet") + lake.glob(f"{rel}/*/*.parquet")
+        if files:
+            found[table] = files
+    return found
+
+
+def stage_silver(lake: Lake) -> str:
+    """Copy each plain-Parquet silver table of an older lake to ``_staging/silver/`` unless staging has it
+    already; a one-line summary. A marker file stays while a table is copied, so a copy interrupted is
+    finished by the next build (files already there are kept)."""
+    copied: list[str] = []
+    for table, files in sorted(legacy_silver(lake).items()):
+        marker = f"{STAGING_SILVER}/{table}/.copying"
+        staged = lake.glob(f"{STAGING_SILVER}/{table}/*.parquet") + lake.glob(
+            f"{STAGING_SILVER}/{table}/*/*.parquet"
+        )
+        if staged and not lake.exists(marker):
+            continue
+        lake.write_bytes(marker, b"copying the plain Parquet of silver/ here\n")
+        for rel in files:
+            target = STAGING_SILVER + rel[len(SILVER) :]
+            lakefiles.copy(lake.url(rel), lake.url(target), lake.s3_endpoint)
+        lake.remove([marker])
+        copied.append(f"{table}: {len(files)} file(s)")
+    return f"staged from {SILVER}/ " + ", ".join(copied) if copied else "nothing to stage"

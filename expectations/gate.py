@@ -1,9 +1,10 @@
-"""The gate between validation and publish: what the last validation of staged gold saw and concluded.
+"""The gate between validation and publish: what the last validation of each staged layer saw and concluded.
 
-A validation of gold writes ``<staged gold>/_gate.json``: its run id, whether the run passed, and the
-fingerprint (size and mtime/ETag) of every staged gold file it validated. Publish calls
-:func:`check_publishable` first, which raises :class:`PublishRefused` (nothing published, ``gold/`` left as
-it is) when the staged gold failed its gate, was never validated, or changed after validation.
+A validation of a layer writes ``_staging/<layer>/_gate.json``: its run id, whether the run passed, and the
+fingerprint (size and mtime/ETag) of every staged file of the layer it validated. Publish calls
+:func:`check_publishable` for silver and gold first, which raises :class:`PublishRefused` (nothing published,
+``silver/`` and ``gold/`` left as they are) when a staged layer failed its gate, was never validated, or
+changed after validation.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from foundation.lake import Lake
 from foundation.layout import GATE_RECORD
 from foundation.times import isoformat_z, utcnow
 
-UNCHANGED = "nothing was published and gold/ is unchanged"
+UNCHANGED = "nothing was published: silver/ and gold/ are unchanged"
 
 
 def record_gate(lake: Lake, staging: str, report: ValidationReport, tables: list[Table]) -> str:
-    """Write the gate's record of a validation of the staged gold folder ``staging`` (lake-relative)."""
+    """Write the gate's record of a validation of the staged layer folder ``staging`` (lake-relative)."""
     return lake.write_json(
         posixpath.join(staging, GATE_RECORD),
         {
@@ -35,21 +36,25 @@ def record_gate(lake: Lake, staging: str, report: ValidationReport, tables: list
     )
 
 
-def check_publishable(lake: Lake, staging: str, files: list[str]) -> dict[str, Any]:
-    """The gate's record for the staged gold ``files`` (lake-relative) if they passed as they are now;
-    else raise :class:`PublishRefused` saying why and what to do."""
+def check_publishable(
+    lake: Lake, staging: str, files: list[str], current: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The gate's record for the staged ``files`` (lake-relative) of the layer staged in ``staging`` if they
+    passed as they are now; else raise :class:`PublishRefused` saying why and what to do. ``current``: the
+    files' fingerprints as just listed (else each file is looked up)."""
     where = lake.url(staging)
+    layer = posixpath.basename(staging.rstrip("/"))
     record = lake.read_json(posixpath.join(staging, GATE_RECORD), default=None)
     if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
         raise PublishRefused(
-            f"publish refused: the staged gold in {where} was never validated; run `tweetlake validate` "
+            f"publish refused: the staged {layer} in {where} was never validated; run `tweetlake validate` "
             f"(or `tweetlake refresh`), then publish ({UNCHANGED})"
         )
     run = record.get("run_id", "?")
     if record.get("passed") is not True:
         failed = ", ".join(record.get("failed") or []) or "the lake"
         raise PublishRefused(
-            f"publish refused: the staged gold in {where} failed its quality gate in run {run} "
+            f"publish refused: the staged {layer} in {where} failed its quality gate in run {run} "
             f"(failed: {failed}); fix the data, rebuild (`tweetlake build`) and validate again "
             f"({UNCHANGED}). Results: {record.get('results', '')}"
         )
@@ -60,7 +65,8 @@ def check_publishable(lake: Lake, staging: str, files: list[str]) -> dict[str, A
             f"publish refused: {', '.join(lake.url(f) for f in never)} never validated (the gate of run "
             f"{run} did not see it); run `tweetlake validate`, then publish ({UNCHANGED})"
         )
-    changed = [f for f in files if file_fingerprint(lake, f) != seen[f]]
+    now = current or {}
+    changed = [f for f in files if (now[f] if f in now else file_fingerprint(lake, f)) != seen[f]]
     if changed:
         raise PublishRefused(
             f"publish refused: {', '.join(lake.url(f) for f in changed)} changed after the gate of run "

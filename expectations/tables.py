@@ -8,14 +8,14 @@ from typing import Any
 
 from expectations.suites import SuiteFile
 from foundation.lake import Lake
-from foundation.layout import GOLD, SILVER
+from foundation.layout import GOLD, SILVER, STAGING_SILVER
 from foundation.sql import literal
 
 
 @dataclass
 class Table:
     suite: SuiteFile
-    location: str  # URL of the folder (silver) or file (gold)
+    location: str  # URL of the folder (staged silver) or file (gold)
     files: list[str]  # relative to the lake root
     fingerprints: dict[str, str] = field(default_factory=dict)
 
@@ -35,9 +35,11 @@ def file_fingerprint(lake: Lake, rel: str) -> str:
 
 
 def table_location(lake: Lake, suite: SuiteFile, gold_root: str | None) -> str:
-    """Where a suite's table lives: silver/<table>/ (a folder of Parquet), gold/<table>.parquet."""
+    """Where a suite's table is validated: silver as built, ``_staging/silver/<table>/`` (a folder of
+    Parquet: the published ``silver/<table>/`` is a Delta table of exactly what passed here); gold at
+    ``<gold_root>/<table>.parquet`` (the staged gold), or ``gold/<table>.parquet`` as published."""
     if suite.layer == SILVER:
-        return lake.url(SILVER, suite.table)
+        return lake.url(STAGING_SILVER, suite.table)
     root = gold_root or lake.url(GOLD)
     return f"{root.rstrip('/')}/{suite.table}.parquet"
 

@@ -81,7 +81,15 @@ from expectations.results import (
 from expectations.suites import SuiteFile, load_suites
 from expectations.tables import Table, find_table, lake_relative
 from foundation.lake import Lake
-from foundation.layout import GOLD, QUALITY_DOCS, QUALITY_INDEX, QUALITY_RUNS, QUALITY_STATE
+from foundation.layout import (
+    GOLD,
+    QUALITY_DOCS,
+    QUALITY_INDEX,
+    QUALITY_RUNS,
+    QUALITY_STATE,
+    SILVER,
+    STAGING_SILVER,
+)
 from foundation.times import isoformat_z, parse_utc, utcnow
 
 if TYPE_CHECKING:
@@ -104,7 +112,8 @@ def validate(
     """Validate every table with a suite in ``layers``; keep results and docs in ``<lake>/quality``.
 
     ``gold_root`` is the URL of the gold folder validated (the staged gold; published gold if None). A
-    validation of staged gold records its verdict there for publish (:func:`check_publishable`)."""
+    validation of staged gold records its verdict there for publish (:func:`check_publishable`), and one of
+    silver (always staged) in ``_staging/silver/``."""
     from expectations.run import Run
 
     options = options or QualityOptions.from_env()
@@ -135,6 +144,9 @@ def validate(
         _keep_results(lake, report, results, workdir)
         if report.success:
             state.save(lake, prior, passed)
+        if SILVER in layers:  # silver is always validated as staged (expectations.tables)
+            silver = [run.tables[s.name] for s in suites if s.layer == SILVER]
+            record_gate(lake, STAGING_SILVER, report, silver)
         if GOLD in layers and gold_root is not None:
             gold = [run.tables[s.name] for s in suites if s.layer == GOLD]
             record_gate(lake, lake_relative(lake, gold_root), report, gold)

@@ -10,6 +10,7 @@ writers never overwrite each other's commit. Credentials come from the standard 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -157,3 +158,62 @@ def purge_history(lake: Lake, rel: str, metadata: dict[str, str]) -> int:
         table.cleanup_metadata()
         table.alter.set_table_properties({LOG_RETENTION: DEFAULT_LOG_RETENTION}, commit_properties=commit)
     return len(vacuumed)
+
+
+def commit_files(
+    lake: Lake,
+    rel: str,
+    files: list[dict[str, Any]],
+    schema: Any,
+    *,
+    partition_by: list[str],
+    replace: list[str] | None,
+    metadata: dict[str, str],
+) -> int:
+    """Commit Parquet files already in the table's folder as one new version; its number.
+
+    ``files``: each a dict of ``path`` (relative to the table), ``size``, ``partition`` (the ``dt`` value
+    or None), ``mtime_ms`` and ``rows``. ``replace``: the partition values (never None: a null partition is
+    replaced with the whole table) whose current files the version removes, an overwrite by partition;
+    None replaces the whole table (and creates it if there is none).
+    ``schema``: the table's Delta schema (``deltalake.Schema``), partition column included.
+    """
+    from deltalake import CommitProperties
+    from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+
+    adds = [
+        AddAction(
+            f["path"],
+            int(f["size"]),
+            {partition_by[0]: f["partition"]} if partition_by else {},
+            int(f["mtime_ms"]),
+            True,
+            json.dumps({"numRecords": int(f["rows"])}),
+        )
+        for f in files
+    ]
+    commit = CommitProperties(custom_metadata=metadata)
+    with _store_errors(lake, rel, "Delta table commit"):
+        if replace is None and not lake.exists(f"{rel}/_delta_log"):
+            create_table_with_add_actions(
+                lake.url(rel),
+                schema,
+                adds,
+                mode="error",
+                partition_by=partition_by,
+                storage_options=storage_options(lake),
+                commit_properties=commit,
+            )
+        else:
+            table = open_table(lake, rel)
+            filters = [(partition_by[0], "in", replace)] if replace is not None else None
+            actions: list[AddAction | RemoveAction] = list(adds)
+            table.create_write_transaction(
+                actions,
+                "overwrite",
+                schema,
+                partition_by=partition_by or None,
+                partition_filters=filters,
+                commit_properties=commit,
+            )
+    return int(open_table(lake, rel).version())

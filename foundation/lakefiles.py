@@ -144,6 +144,22 @@ def move(source: str, target: str, s3_endpoint: str | None = None) -> None:
         os.replace(src, dst)
 
 
+def copy(source: str, target: str, s3_endpoint: str | None = None) -> None:
+    """Copy one file within the lake, the target appearing whole (a rename of a copy beside it locally,
+    one server-side copy on S3). A target that already exists is kept: the copy was done once already."""
+    fs, src = _lake_of(source, s3_endpoint)
+    dst = _lake_of(target, s3_endpoint)[1]
+    if fs.exists(dst):
+        return
+    if is_remote(source):
+        fs.copy(src, dst)
+        return
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
 def remove_files(paths: list[str], s3_endpoint: str | None = None) -> None:
     """Remove files given as :func:`list_files` gives them (URLs or absolute paths)."""
     if paths:

@@ -12,9 +12,15 @@ BRONZE = "bronze"
 BRONZE_GLOB = f"{BRONZE}/source=*/endpoint=*/stream=*/ingest_date=*/*.jsonl"  # every bronze object
 SILVER = "silver"
 GOLD = "gold"
-STAGING_GOLD = "_staging/gold"  # gold as built, before the gate (write-audit-publish)
-GATE_RECORD = "_gate.json"  # in staged gold: the gate's verdict on the files it validated (publish checks it)
+STAGING = "_staging"  # silver and gold as built, before the gate (write-audit-publish)
+STAGING_SILVER = f"{STAGING}/silver"  # the build's working copy of silver: plain Parquet, hive-partitioned
+STAGING_GOLD = f"{STAGING}/gold"
+GATE_RECORD = (
+    "_gate.json"  # in each staged layer: the gate's verdict on the files it validated (publish checks it)
+)
 PUBLISHED = "gold/_published.json"
+SILVER_PUBLISHED = "silver/_published.json"  # which run published silver; the staged files each table holds
+LAYERS = (SILVER, GOLD)  # the layers of Delta tables (publish, history, rollback, maintain)
 
 STATE = "_state"  # pipeline state: not tables for users
 WATERMARKS = f"{STATE}/watermarks"

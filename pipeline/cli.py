@@ -400,9 +400,10 @@ def validate(
 
 
 @cli.command(
-    short_help="promote validated gold to <lake>/gold",
-    help="Publish validated staged gold: a new version of each Delta table in <lake>/gold/<table>/, and "
-    "the same rows as Parquet and CSV. Refused when the gate did not pass exactly what is staged.",
+    short_help="promote validated silver and gold to <lake>/",
+    help="Publish validated staged silver and gold: a new version of each Delta table in "
+    "<lake>/silver/<table>/ that changed (only its changed partitions) and in <lake>/gold/<table>/, and "
+    "gold's rows as Parquet and CSV. Refused when the gate did not pass exactly what is staged.",
 )
 @lake_option
 def publish(lake: str | None) -> None:
@@ -412,9 +413,10 @@ def publish(lake: str | None) -> None:
 
 
 @cli.command(
-    short_help="list gold's versions (every publish and rollback)",
-    help="Every publish of gold is a Delta version of each gold table (<lake>/gold/<table>/): list them, "
-    "newest first, with their run ids and the gate run that passed them.",
+    short_help="list the lake's versions (every publish and rollback)",
+    help="Every publish is a Delta version of each gold table (<lake>/gold/<table>/) and of each silver "
+    "table that changed (<lake>/silver/<table>/): list them, newest first, with their run ids and the gate "
+    "run that passed them.",
 )
 @lake_option
 def history(lake: str | None) -> int:
@@ -430,16 +432,19 @@ def history(lake: str | None) -> int:
 
 
 @cli.command(
-    short_help="restore gold to what an earlier run published",
-    help="Restore every gold table to the version a run published (a run id, or a version number, from "
-    "`tweetlake history`), as new versions, and re-export gold/<table>.parquet and .csv from it.",
+    short_help="restore silver and gold to what an earlier run published",
+    help="Restore every gold table to the version a run published (a run id, or a gold version number, "
+    "from `tweetlake history`) and every silver table to its version as of that run, as new versions, and "
+    "re-export gold/<table>.parquet and .csv from it. --layer restores one layer only.",
 )
 @click.option("--to", "to", required=True, help="a run id or version number from `tweetlake history`")
+@click.option("--layer", type=click.Choice(("silver", "gold")), help="only this layer (default: both)")
 @lake_option
-def rollback(to: str, lake: str | None) -> None:
+def rollback(to: str, layer: str | None, lake: str | None) -> None:
     from pipeline import steps
 
-    print(steps.run_rollback(_settings(lake), to).describe())
+    layers = (layer,) if layer else ("silver", "gold")
+    print(steps.run_rollback(_settings(lake), to, layers=layers).describe())
 
 
 @cli.command(
@@ -461,11 +466,13 @@ def maintain(retention_hours: float | None, lake: str | None) -> None:
 
 @cli.command(
     short_help="SQL over the lake's tables (DuckDB)",
-    help="Run a DuckDB query over the lake: silver.<table> (its Parquet files) and gold.<table> (the Delta "
-    "table's current snapshot, or --as-of a version or time). --tables lists them.",
+    help="Run a DuckDB query over the lake: silver.<table> and gold.<table> (each Delta table's current "
+    "snapshot, or --as-of a gold version, a run id or a time). --tables lists them.",
 )
 @click.argument("query", required=False)
-@click.option("--as-of", help="gold as of a version number or an ISO 8601 time (`tweetlake history`)")
+@click.option(
+    "--as-of", help="the lake as of a gold version number, a run id or an ISO 8601 time (`tweetlake history`)"
+)
 @click.option(
     "--format",
     "fmt",

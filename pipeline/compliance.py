@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foundation.lake import Lake
-from foundation.layout import COMPLIANCE, SILVER
+from foundation.layout import COMPLIANCE, STAGING_SILVER
 from foundation.lease import lake_lease
 from foundation.settings import Settings
 from ingestion.bronze import new_run_id
@@ -72,7 +72,7 @@ class ComplianceSummary:
             lines.append(
                 "  silver and gold rebuilt from the redacted bronze, validated and published; "
                 f"{self.quality_rows_dropped} offending row(s) dropped from the quality records; "
-                f"{self.versions_vacuumed} file(s) of older gold versions vacuumed"
+                f"{self.versions_vacuumed} file(s) of older silver and gold versions vacuumed"
             )
         else:
             lines.append("  nothing to remove: silver and gold unchanged")
@@ -81,7 +81,8 @@ class ComplianceSummary:
 
 
 def lake_ids(lake: Lake) -> dict[str, list[str]]:
-    """The distinct post and user ids of silver (tweets and users), sorted; none for a table not built."""
+    """The distinct post and user ids of silver as built (tweets and users), sorted; none for a table not
+    built."""
     import duckdb
 
     con = duckdb.connect()
@@ -89,7 +90,9 @@ def lake_ids(lake: Lake) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     try:
         for kind, table, column in (("tweets", "tweets", "tweet_id"), ("users", "users", "user_id")):
-            files = lake.glob(f"{SILVER}/{table}/*.parquet") + lake.glob(f"{SILVER}/{table}/*/*.parquet")
+            # the staged silver: every row built, the published Delta tables' and any not yet published
+            staged = f"{STAGING_SILVER}/{table}"
+            files = lake.glob(f"{staged}/*.parquet") + lake.glob(f"{staged}/*/*.parquet")
             if not files:
                 found[kind] = []
                 continue
@@ -159,7 +162,7 @@ def run_compliance(
         summary.seconds["rebuild"] = time.perf_counter() - started
         summary.quality_rows_dropped = _redact_reports(lake, summary.events)
         if not keep_history:
-            summary.versions_vacuumed = _purge_gold_history(lake, summary.run_id)
+            summary.versions_vacuumed = _purge_history(lake, summary.run_id)
         lake.remove([REBUILD_PENDING])
     return summary
 
@@ -181,13 +184,17 @@ def redact_new_bronze(settings: Settings, say: Callable[[str], None] | None = No
     return done
 
 
-def _purge_gold_history(lake: Lake, run_id: str) -> int:
+def _purge_history(lake: Lake, run_id: str) -> int:
+    """Purge the older versions of every silver and gold Delta table (:func:`foundation.delta.purge_history`):
+    they hold what was removed. The number of data files vacuumed."""
     from foundation import delta
+    from pipeline import silver
     from pipeline.publish import table_path
-    from pipeline.versions import gold_tables
+    from pipeline.versions import gold_tables, silver_tables
 
     metadata = {delta.RUN_ID: run_id}
-    return sum(delta.purge_history(lake, table_path(table), metadata) for table in gold_tables(lake))
+    tables = [table_path(t) for t in gold_tables(lake)] + [silver.table_path(t) for t in silver_tables(lake)]
+    return sum(delta.purge_history(lake, rel, metadata) for rel in tables)
 
 
 def _redact_reports(lake: Lake, events: Events) -> int:

@@ -1,10 +1,11 @@
 """``tweetlake maintain``: keep the lake's Delta tables small and fast to open.
 
-For each gold Delta table: compact small files into larger ones (a new version with the same rows), write a
-checkpoint of the log (readers then open one Parquet checkpoint instead of replaying every commit), and
-vacuum: delete the files no version within the retention needs. The retention (default 7 days, delta's own
-default) is how far back time travel and rollback reach, and how long a reader that opened an older snapshot
-may keep reading it: a query or rollback inside it is never broken. A shorter one must be asked for.
+For each silver and gold Delta table: compact small files into larger ones (a new version with the same
+rows), write a checkpoint of the log (readers then open one Parquet checkpoint instead of replaying every
+commit), and vacuum: delete the files no version within the retention needs. The retention (default 7
+days, delta's own default) is how far back time travel and rollback reach, and how long a reader that
+opened an older snapshot may keep reading it: a query or rollback inside it is never broken. A shorter one
+must be asked for.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 
 from foundation import delta
 from foundation.lake import Lake
+from pipeline import silver
 from pipeline.publish import table_path
-from pipeline.versions import gold_tables
+from pipeline.versions import gold_tables, silver_tables
 
 DEFAULT_RETENTION_HOURS = 7 * 24
 
@@ -47,8 +49,8 @@ def maintain(lake: Lake, *, retention_hours: float = DEFAULT_RETENTION_HOURS) ->
         raise ValueError(f"retention of {retention_hours:g} h: give 0 or more hours")
     started = time.perf_counter()
     summary = MaintainSummary(retention_hours=retention_hours)
-    for table in gold_tables(lake):
-        rel = table_path(table)
+    tables = [table_path(t) for t in gold_tables(lake)] + [silver.table_path(t) for t in silver_tables(lake)]
+    for rel in tables:
         done = TableMaintenance()
         metrics = delta.open_table(lake, rel).optimize.compact()
         done.files_compacted = int(metrics.get("numFilesRemoved", 0))
@@ -62,6 +64,6 @@ def maintain(lake: Lake, *, retention_hours: float = DEFAULT_RETENTION_HOURS) ->
             enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS,
         )
         done.files_vacuumed = len(removed)
-        summary.tables[table] = done
+        summary.tables[rel] = done
     summary.seconds = time.perf_counter() - started
     return summary

@@ -1,14 +1,16 @@
-"""Publish: promote the validated gold tables from staging to ``<lake>/gold``: a Delta table each, and the
-plain Parquet and CSV exports for tools that read no Delta.
+"""Publish: promote the validated silver and gold tables from staging to ``<lake>/silver`` and
+``<lake>/gold``: a Delta table each, and for gold the plain Parquet and CSV exports for tools that read no
+Delta.
 
-Write-audit-publish: dbt writes gold under ``<lake>/_staging/gold``, validation audits it, and only then does
-this module commit each table as a new version of the Delta table ``<lake>/gold/<table>/`` (its commit
-records the run and the gate run that passed it) and replace ``<lake>/gold/<table>.parquet`` and ``.csv``
-from exactly those rows, each object atomically (a rename locally, a single PUT or completed multipart upload
-on S3). Publish checks the gate's record first (:func:`expectations.validate.check_publishable`) and refuses,
-changing nothing, staged gold that failed its gate, was never validated, or changed after validation: the
-last good gold stays in place. Every publish is a version: :mod:`pipeline.versions` lists them and rolls
-gold back to one.
+Write-audit-publish: dbt writes silver under ``<lake>/_staging/silver`` and gold under
+``<lake>/_staging/gold``, validation audits them, and only then does this module commit each table as a new
+version of its Delta table (``<lake>/silver/<table>/``: :mod:`pipeline.silver`, only the partitions that
+changed; ``<lake>/gold/<table>/``: the whole table), each commit recording the run and the gate run that
+passed it, and replace ``<lake>/gold/<table>.parquet`` and ``.csv`` from exactly gold's rows, each object
+atomically (a rename locally, a single PUT or completed multipart upload on S3). Publish checks both layers'
+gate records first (:func:`expectations.validate.check_publishable`) and refuses, changing nothing, staged
+data that failed its gate, was never validated, or changed after validation: the last good silver and gold
+stay in place. Every publish is a version: :mod:`pipeline.versions` lists them and rolls back to one.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import Any
 
 from foundation import delta
 from foundation.lake import Lake
-from foundation.layout import GOLD, PUBLISHED, STAGING_GOLD
+from foundation.layout import GOLD, PUBLISHED, STAGING_GOLD, STAGING_SILVER
 from foundation.sql import literal
 from foundation.times import isoformat_z, utcnow
+from pipeline.silver import SilverPublish, publish_silver, staged_files
 
 
 @dataclass
@@ -32,12 +35,15 @@ class PublishSummary:
     run_id: str
     tables: dict[str, int] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)  # each gold table's Delta version
+    silver: SilverPublish | None = None
     seconds: float = 0.0
     report: str = ""  # the lake report written after it (pipeline.steps.write_report), "" if none
     report_seconds: float = 0.0
 
     def describe(self) -> str:
         said = f"published {len(self.tables)} gold table(s) in {self.seconds:.1f}s"
+        if self.silver is not None:
+            said += f"; {self.silver.describe()}"
         if self.report:
             said += f"; lake report {self.report} ({self.report_seconds:.1f}s)"
         return said
@@ -47,7 +53,9 @@ def staged_tables(lake: Lake, staging: str = STAGING_GOLD) -> list[str]:
     return [posixpath.basename(p)[: -len(".parquet")] for p in lake.glob(f"{staging}/*.parquet")]
 
 
-def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishSummary:
+def publish(
+    lake: Lake, *, run_id: str, staging: str = STAGING_GOLD, silver_staging: str = STAGING_SILVER
+) -> PublishSummary:
     started = time.perf_counter()
     summary = PublishSummary(run_id=run_id)
     tables = staged_tables(lake, staging)
@@ -57,7 +65,20 @@ def publish(lake: Lake, *, run_id: str, staging: str = STAGING_GOLD) -> PublishS
     # to exit 3 once that module is imported.
     from expectations.validate import check_publishable
 
+    # both layers checked before either is written: a refusal changes nothing
+    silver = staged_files(lake, silver_staging)
+    silver_files = {f: fp for files in silver.values() for f, fp in files.items()}
+    silver_record = (
+        check_publishable(lake, silver_staging, sorted(silver_files), silver_files) if silver else {}
+    )
     record = check_publishable(lake, staging, [posixpath.join(staging, f"{t}.parquet") for t in tables])
+    if silver:
+        summary.silver = publish_silver(
+            lake,
+            silver,
+            {delta.RUN_ID: run_id, delta.GATE_RUN: str(silver_record.get("run_id", ""))},
+            staging=silver_staging,
+        )
     metadata = {delta.RUN_ID: run_id, delta.GATE_RUN: str(record.get("run_id", ""))}
     with tempfile.TemporaryDirectory(prefix="tweetlake-publish-") as tmp:
         for table in tables:

@@ -41,7 +41,10 @@ def export_ids(settings: Settings, out: Path) -> Export:
     con, views, damaged = connect(lake)
     try:
         if "silver.tweets" not in views:
-            why = damaged.get("silver.tweets", "run `tweetlake build` first")
+            why = damaged.get(
+                "silver.tweets",
+                "nothing published yet: run `tweetlake refresh`, or build, validate and publish",
+            )
             raise ConfigError(f"nothing to export: {lake.url('silver', 'tweets')} is not readable ({why})")
         collected = "from silver.tweets where seen_in is distinct from 'includes'"
         ids = [

@@ -28,7 +28,7 @@ from ingestion.ingest import IngestSummary, ingest
 from ingestion.mixing import FORCE_FLAG
 from ingestion.sources import make_source
 from pipeline.publish import PublishSummary, publish
-from pipeline.query import silver_tables
+from pipeline.query import gold_tables, silver_tables
 
 if TYPE_CHECKING:
     from expectations.validate import ValidationReport
@@ -158,7 +158,7 @@ def run_build(
     full_refresh: bool = False,
     progress: Progress | None = None,
 ) -> BuildSummary:
-    """dbt build of silver and gold (gold into staging, for validation before publish); new bronze files
+    """dbt build of silver and gold into staging, for validation before publish; new bronze files
     lose first what compliance removed (:func:`pipeline.compliance.redact_new_bronze`)."""
     from pipeline.compliance import redact_new_bronze
 
@@ -214,7 +214,8 @@ def run_validate(
 
 
 def run_publish(settings: Settings, *, run_id: str | None = None) -> PublishSummary:
-    """Promote staged gold to ``<lake>/gold`` (Parquet and CSV). Call only after validation passed."""
+    """Promote staged silver and gold to their Delta tables (and gold's Parquet and CSV exports); refused
+    (``PublishRefused``, nothing changed) unless the gate passed exactly what is staged."""
     lake = Lake.from_settings(settings)
     with lake_lease(lake, "publish"), lake_lock(settings.lake, wait=5):
         summary = publish(lake, run_id=run_id or new_run_id())
@@ -240,19 +241,23 @@ def write_report(lake: Lake) -> str:
 
 
 def run_history(settings: Settings) -> list[Version]:
-    """Every publish and rollback of gold, newest first (each a Delta version of every gold table)."""
+    """Every publish and rollback, newest first (each a Delta version of every gold table, and of the
+    silver tables it changed)."""
     from pipeline.versions import history
 
     return history(Lake.from_settings(settings))
 
 
-def run_rollback(settings: Settings, to: str, *, run_id: str | None = None) -> RollbackSummary:
-    """Restore gold to what run (or version) ``to`` published; exports and ``_published.json`` follow."""
+def run_rollback(
+    settings: Settings, to: str, *, run_id: str | None = None, layers: tuple[str, ...] = (SILVER, GOLD)
+) -> RollbackSummary:
+    """Restore gold to what run (or version) ``to`` published, and silver to its state as of that run;
+    exports and ``_published.json`` follow. ``layers``: only these."""
     from pipeline.versions import rollback
 
     lake = Lake.from_settings(settings)
     with lake_lease(lake, "rollback"), lake_lock(settings.lake, wait=5):
-        summary = rollback(lake, to, run_id=run_id or new_run_id())
+        summary = rollback(lake, to, run_id=run_id or new_run_id(), layers=layers)
     write_report(lake)
     return summary
 
@@ -339,23 +344,31 @@ def refresh(
 
 
 def table_counts(settings: Settings) -> dict[str, int]:
-    """Row counts of every silver and published gold table (``silver/tweets``, ``gold/tweets_export``)."""
+    """Row counts of every published silver and gold table (``silver/tweets``, ``gold/tweets_export``):
+    each Delta table's current version (its files' row counts, from the log), or a table's plain Parquet."""
     import duckdb
+
+    from foundation import delta
 
     lake = Lake.from_settings(settings)
     con = duckdb.connect()
     lake.register_with(con)
 
     def rows(url: str) -> int:
-        found = con.execute("select count(*) from read_parquet(?)", [url]).fetchone()
+        found = con.execute("select count(*) from read_parquet(?, union_by_name = true)", [url]).fetchone()
         return int(found[0]) if found else 0
 
     counts: dict[str, int] = {}
     try:
-        for table in silver_tables(lake):
-            counts[f"{SILVER}/{table}"] = rows(f"{lake.url(SILVER, table)}/**/*.parquet")
-        for rel in lake.glob(f"{GOLD}/*.parquet"):
-            counts[rel.removesuffix(".parquet")] = rows(lake.url(rel))
+        for layer, tables in ((SILVER, silver_tables(lake)), (GOLD, gold_tables(lake))):
+            for table, kind in tables.items():
+                if kind == "delta":
+                    dataset = delta.open_table(lake, f"{layer}/{table}").to_pyarrow_dataset()
+                    counts[f"{layer}/{table}"] = int(dataset.count_rows())
+                elif layer == SILVER:
+                    counts[f"{layer}/{table}"] = rows(f"{lake.url(SILVER, table)}/**/*.parquet")
+                else:
+                    counts[f"{layer}/{table}"] = rows(lake.url(GOLD, f"{table}.parquet"))
     finally:
         con.close()
     return counts

@@ -1,10 +1,14 @@
-"""Gold's versions: every publish commits a Delta version of each gold table; list them, roll back to one.
+"""The lake's versions: every publish commits a Delta version of each gold table and of each silver table
+that changed; list them, roll back to one.
 
 A publish's commits carry its run id and the gate run that passed it (:mod:`pipeline.publish`), so the
 history groups the tables' versions by run. A rollback restores every gold table to the version a run
-published (or to a version number), as new versions (nothing is deleted: a rollback can be rolled back),
-then rewrites the Parquet and CSV exports and ``gold/_published.json`` from exactly those rows. It checks
-every table first and changes nothing when one cannot be restored.
+published (or to a version number), and every silver table to its version as of that run (the run's own,
+or the last before it: a publish commits only the silver tables that changed), as new versions (nothing is
+deleted: a rollback can be rolled back); then it rewrites gold's Parquet and CSV exports and
+``gold/_published.json`` from exactly those rows. It checks every table first and changes nothing when one
+cannot be restored. A rolled-back silver table's staged fingerprints are forgotten
+(``silver/_published.json``), so the next publish commits it whole from what the gate passed then.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from datetime import UTC, datetime
 
 from foundation import delta
 from foundation.lake import Lake
-from foundation.layout import GOLD
+from foundation.layout import GOLD, SILVER, SILVER_PUBLISHED
+from pipeline import silver
 from pipeline.publish import export, table_path, write_published
 
 
@@ -34,13 +39,18 @@ class Version:
     at: str
     gate_run: str = ""
     restored_from: str = ""
-    versions: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)  # gold table -> its Delta version
+    silver: dict[str, int] = field(default_factory=dict)  # silver table -> the version this run committed
+    first_ms: int = 0  # when its first commit was made (ms): silver as of the run is what was before it
 
     def describe(self) -> str:
         numbers = sorted(set(self.versions.values()))
-        label = f"v{numbers[0]}" if len(numbers) == 1 else "v" + "/".join(map(str, numbers))
+        label = "v" + "/".join(map(str, numbers)) if numbers else "-"
         how = f"rollback to {self.restored_from}" if self.restored_from else f"gate passed in {self.gate_run}"
-        return f"{label:<6} {self.at}  run {self.run_id}  {len(self.versions)} table(s)  {how}"
+        said = f"{label:<6} {self.at}  run {self.run_id}  {len(self.versions)} gold table(s)"
+        if self.silver:
+            said += f", {len(self.silver)} silver"
+        return f"{said}  {how}"
 
 
 @dataclass
@@ -49,13 +59,17 @@ class RollbackSummary:
     target: Version
     versions: dict[str, int] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
+    silver: dict[str, int] = field(default_factory=dict)  # silver table -> its version now
     seconds: float = 0.0
 
     def describe(self) -> str:
-        return (
+        said = (
             f"rolled gold back to run {self.target.run_id} ({len(self.tables)} table(s), new versions "
-            f"{self.target_label()}) in {self.seconds:.1f}s"
+            f"{self.target_label()})"
         )
+        if self.silver:
+            said += f" and {len(self.silver)} silver table(s)"
+        return f"{said} in {self.seconds:.1f}s"
 
     def target_label(self) -> str:
         return "/".join(f"v{v}" for v in sorted(set(self.versions.values())))
@@ -66,19 +80,31 @@ def gold_tables(lake: Lake) -> list[str]:
     return sorted(posixpath.basename(posixpath.dirname(p)) for p in lake.glob(f"{GOLD}/*/_delta_log"))
 
 
+def silver_tables(lake: Lake) -> list[str]:
+    """The silver tables that are Delta tables (``silver/<table>/_delta_log``)."""
+    return sorted(posixpath.basename(posixpath.dirname(p)) for p in lake.glob(f"{SILVER}/*/_delta_log"))
+
+
 def history(lake: Lake) -> list[Version]:
-    """Every publish and rollback of gold, newest first."""
+    """Every publish and rollback of gold (and the silver versions each committed), newest first."""
     runs: dict[str, Version] = {}
-    for table in gold_tables(lake):
-        for commit in delta.open_table(lake, table_path(table)).history():
-            run = str(commit.get(delta.RUN_ID) or f"(no run id, v{commit['version']})")
-            at = datetime.fromtimestamp(commit["timestamp"] / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            entry = runs.setdefault(run, Version(run, at))
-            entry.at = max(entry.at, at)
-            entry.gate_run = str(commit.get(delta.GATE_RUN) or entry.gate_run)
-            entry.restored_from = str(commit.get(delta.RESTORED_FROM) or entry.restored_from)
-            entry.versions[table] = int(commit["version"])
-    return sorted(runs.values(), key=lambda v: (v.at, max(v.versions.values())), reverse=True)
+    for layer, tables, path in (
+        (GOLD, gold_tables(lake), table_path),
+        (SILVER, silver_tables(lake), silver.table_path),
+    ):
+        for table in tables:
+            for commit in delta.open_table(lake, path(table)).history():
+                run = str(commit.get(delta.RUN_ID) or f"(no run id, {layer} v{commit['version']})")
+                at = datetime.fromtimestamp(commit["timestamp"] / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                entry = runs.setdefault(run, Version(run, at, first_ms=int(commit["timestamp"])))
+                entry.at = max(entry.at, at)
+                entry.first_ms = min(entry.first_ms, int(commit["timestamp"]))
+                entry.gate_run = str(commit.get(delta.GATE_RUN) or entry.gate_run)
+                entry.restored_from = str(commit.get(delta.RESTORED_FROM) or entry.restored_from)
+                (entry.versions if layer == GOLD else entry.silver)[table] = int(commit["version"])
+    return sorted(
+        runs.values(), key=lambda v: (v.at, max([*v.versions.values(), *v.silver.values()])), reverse=True
+    )
 
 
 def find(lake: Lake, to: str) -> Version:
@@ -110,15 +136,54 @@ def _numbered(versions: list[Version], number: int) -> Version:
             if v == number:
                 found.versions[table] = v
                 found.run_id, found.at = version.run_id, version.at
+                found.silver, found.first_ms = version.silver, version.first_ms
     return found
 
 
-def rollback(lake: Lake, to: str, *, run_id: str) -> RollbackSummary:
-    """Restore every gold table to the version ``to`` names (see :func:`find`); re-export gold from it."""
+def silver_as_of(lake: Lake, target: Version) -> dict[str, int]:
+    """Each silver table's version as of the run ``target``: the one it committed, or the newest before
+    its first commit (a publish commits only the silver tables that changed). Tables that did not exist
+    then are left out."""
+    found: dict[str, int] = {}
+    for table in silver_tables(lake):
+        if table in target.silver:
+            found[table] = target.silver[table]
+            continue
+        before = [
+            int(c["version"])
+            for c in delta.open_table(lake, silver.table_path(table)).history()
+            if int(c["timestamp"]) < target.first_ms
+        ]
+        if before:
+            found[table] = max(before)
+    return found
+
+
+def rollback(
+    lake: Lake, to: str, *, run_id: str, layers: tuple[str, ...] = (SILVER, GOLD)
+) -> RollbackSummary:
+    """Restore the gold tables to the version ``to`` names (see :func:`find`) and re-export gold from it;
+    the silver tables to their versions as of that run (:func:`silver_as_of`). ``layers``: which."""
     started = time.perf_counter()
     target = find(lake, to)
     summary = RollbackSummary(run_id=run_id, target=target)
     metadata = {delta.RUN_ID: run_id, delta.RESTORED_FROM: target.run_id}
+    if SILVER in layers:
+        wanted = silver_as_of(lake, target)
+        for table, version in sorted(wanted.items()):
+            current = int(delta.open_table(lake, silver.table_path(table)).version())
+            if current != version:
+                current = delta.restore(lake, silver.table_path(table), version, metadata)
+            summary.silver[table] = current
+        manifest = lake.read_json(SILVER_PUBLISHED, default=None) or {}
+        staged = manifest.get("staged", {})
+        for table in wanted:  # the next publish commits these whole: their staged files are not these rows
+            staged.pop(table, None)
+        if manifest or wanted:
+            lake.write_json(SILVER_PUBLISHED, {**manifest, "staged": staged, "rolled_back_to": target.run_id})
+    if GOLD not in layers:
+        summary.seconds = time.perf_counter() - started
+        return summary
     import pyarrow.parquet as pq
 
     with tempfile.TemporaryDirectory(prefix="tweetlake-rollback-") as tmp:

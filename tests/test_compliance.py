@@ -370,7 +370,7 @@ def test_the_command_exits_1_naming_a_failed_job(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lake = Lake(str(tmp_path / "lake"))
-    target = tmp_path / "lake" / "silver" / "tweets" / "dt=2026-12-01"
+    target = tmp_path / "lake" / "_staging" / "silver" / "tweets" / "dt=2026-12-01"
     target.mkdir(parents=True)
     duckdb.sql(f"copy (select '1001' as tweet_id) to '{target}/data_0.parquet'")
     fake_twitter.compliance.outcome = "failed"
@@ -397,7 +397,7 @@ def test_a_rebuild_that_failed_is_done_by_the_next_run_though_bronze_is_already_
     }
     rel = "bronze/source=api/endpoint=search_recent/stream=q-0000/ingest_date=2026-12-01/r-00000.jsonl"
     lake.write_bytes(rel, json.dumps({"envelope": {"source": "api"}, "response": page}).encode() + b"\n")
-    target = tmp_path / "lake" / "silver" / "tweets" / "dt=2026-12-01"
+    target = tmp_path / "lake" / "_staging" / "silver" / "tweets" / "dt=2026-12-01"
     target.mkdir(parents=True)
     duckdb.sql(f"copy (select unnest(['1001', '1002']) as tweet_id) to '{target}/data_0.parquet'")
     fake_twitter.compliance.events["tweets"] = {"1001": "deleted"}

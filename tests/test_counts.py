@@ -51,7 +51,7 @@ def test_counts_pages_land_in_bronze_and_build_tweet_counts_only(clean: Settings
     rows = query(
         clean,
         f"select query, granularity, cast(window_start as date), tweet_count, endpoint "
-        f"from read_parquet('{clean.lake}/silver/tweet_counts/**/*.parquet') order by 1, 3",
+        f"from read_parquet('{clean.lake}/_staging/silver/tweet_counts/**/*.parquet') order by 1, 3",
     )
     expected = sorted(
         (s.stream, "day", plan.day_dates()[d], plan.counted(d, s.index), "counts_recent")
@@ -62,11 +62,12 @@ def test_counts_pages_land_in_bronze_and_build_tweet_counts_only(clean: Settings
     # no tweet came from a counts page, and nothing was set aside
     leaked = query(
         clean,
-        f"select count(*) from read_parquet('{clean.lake}/silver/tweets/**/*.parquet') "
+        f"select count(*) from read_parquet('{clean.lake}/_staging/silver/tweets/**/*.parquet') "
         "where endpoint like 'counts%' or tweet_id is null",
     )
     rejected = query(
-        clean, f"select count(*) from read_parquet('{clean.lake}/silver/rejected_pages/**/*.parquet')"
+        clean,
+        f"select count(*) from read_parquet('{clean.lake}/_staging/silver/rejected_pages/**/*.parquet')",
     )
     assert leaked == [(0,)] and rejected == [(0,)]
 
@@ -116,14 +117,14 @@ def test_a_damaged_counts_line_is_set_aside_with_its_line_and_the_rest_kept(tmp_
     rejected = query(
         settings,
         "select bronze_file, line, reason from "
-        f"read_parquet('{settings.lake}/silver/rejected_pages/**/*.parquet')",
+        f"read_parquet('{settings.lake}/_staging/silver/rejected_pages/**/*.parquet')",
     )
     assert [(f, n) for f, n, _ in rejected] == [(target, 1)]
     assert "tweet_count" in rejected[0][2]
     days = query(
         settings,
-        f"select query, count(*) from read_parquet('{settings.lake}/silver/tweet_counts/**/*.parquet') "
-        "group by 1 order by 1",
+        "select query, count(*) from "
+        f"read_parquet('{settings.lake}/_staging/silver/tweet_counts/**/*.parquet') group by 1 order by 1",
     )
     # the damaged page's week is gone for its query only; its second page and the other query are whole
     assert sorted(n for _, n in days) == [7, 14]

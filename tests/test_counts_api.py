@@ -45,7 +45,7 @@ def tweet_counts(settings: Settings) -> dict[str, int]:
     rows = query(
         settings,
         "select window_start, tweet_count from "
-        f"read_parquet('{settings.lake}/silver/tweet_counts/*.parquet') order by 1",
+        f"read_parquet('{settings.lake}/_staging/silver/tweet_counts/*.parquet') order by 1",
     )
     return {f"{start:%Y-%m-%d}": n for start, n in rows}
 

@@ -202,13 +202,8 @@ def test_assets_are_outlets_under_the_lake_root(dagbag) -> None:
 
     lake = load_settings().lake
     assert outlet_uris("ingest") == [f"file://{lake}/bronze"]
-    assert outlet_uris("validate_silver") == [f"file://{lake}/silver"]
-    assert outlet_uris("publish") == [f"file://{lake}/gold"]
-    assert {t.task_id for t in dag.tasks if outlet_uris(t.task_id)} == {
-        "ingest",
-        "validate_silver",
-        "publish",
-    }
+    assert outlet_uris("publish") == [f"file://{lake}/silver", f"file://{lake}/gold"]
+    assert {t.task_id for t in dag.tasks if outlet_uris(t.task_id)} == {"ingest", "publish"}
     consumer = dagbag.dags[CONSUMER_ID]
     assert "tweetlake_gold" in str(consumer.timetable.asset_condition)
     assert [a.uri for a in consumer.task_dict["announce"].inlets] == [f"file://{lake}/gold"]

@@ -174,7 +174,7 @@ def test_the_sample_lake_has_conversation_trees(sample_lake: Settings) -> None:
     )
     assert broken == [(0,)]
     # size is every tweet of the conversation in silver (no retweet; the sample edits no reply)
-    silver = lake.url("silver", "tweets", "*", "*.parquet")
+    silver = lake.url("_staging/silver", "tweets", "*", "*.parquet")
     mismatched = gold(
         lake,
         "conversations",

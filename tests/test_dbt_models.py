@@ -25,7 +25,7 @@ from dbt_runtime.backlog import BronzeFile, pending_files
 from dbt_runtime.runner import BuildError, build
 from foundation.lake import Lake
 from foundation.layout import BUILD_STATE, STAGING_GOLD
-from foundation.layout import SILVER as SILVER_DIR
+from foundation.layout import STAGING_SILVER as SILVER_DIR
 from foundation.settings import DBT_PROJECT_DIR, Settings, load_settings
 from foundation.workdir import work_dir
 from pipeline.steps import run_build, run_ingest
@@ -440,7 +440,7 @@ def test_daily_gold_recomputes_only_the_days_whose_silver_changed(incremental_la
     target = work_dir(incremental_lake.lake) / "target"
     compiled = target / "compiled/tweetlake/models/gold/user_engagement_daily.sql"
     before = table_rows(lake, "gold", "user_engagement_daily")
-    partitions = sorted((Path(incremental_lake.lake) / "silver" / "tweets").glob("dt=*/data_0.parquet"))
+    partitions = sorted((Path(incremental_lake.lake) / SILVER_DIR / "tweets").glob("dt=*/data_0.parquet"))
     days = [p.parent.name.removeprefix("dt=") for p in partitions]
 
     build(incremental_lake, select="user_engagement_daily", gold_root=gold_root)
@@ -507,22 +507,22 @@ def test_no_stale_or_temporary_files(
 ) -> None:
     for settings in (incremental_lake, full_lake, batched_lake.settings):
         root = Path(settings.lake)
-        for folder in [root / "silver" / t for t in ALL_SILVER] + [root / BUILD_STATE / t for t in STATE]:
+        for folder in [root / SILVER_DIR / t for t in ALL_SILVER] + [root / BUILD_STATE / t for t in STATE]:
             table = folder.name
             names = {p.name for p in folder.rglob("*") if p.is_file()}
             assert all(n.endswith(".parquet") and not n.startswith(".") for n in names), (table, names)
             if table != "tweet_sentiment":  # append-only, compacted now and then
                 assert names == {"data_0.parquet"}, (table, names)
         assert not list((root / "_staging" / "_scratch").glob("*"))
-        assert sorted(p.name for p in (root / "silver").iterdir()) == sorted(ALL_SILVER)  # no state here
+        assert sorted(p.name for p in (root / SILVER_DIR).iterdir()) == sorted(ALL_SILVER)  # no state here
 
 
 def test_full_refresh_rewrites_in_place(full_lake: Settings) -> None:
     """A second --full-refresh over a lake with an extra stale partition removes it; sentiment is kept."""
     lake = Lake.from_settings(full_lake)
-    stale = Path(full_lake.lake) / "silver" / "tweets" / "dt=1999-01-01"
+    stale = Path(full_lake.lake) / SILVER_DIR / "tweets" / "dt=1999-01-01"
     stale.mkdir()
-    shutil.copy(next((Path(full_lake.lake) / "silver" / "tweets").glob("dt=2026-*/data_0.parquet")), stale)
+    shutil.copy(next((Path(full_lake.lake) / SILVER_DIR / "tweets").glob("dt=2026-*/data_0.parquet")), stale)
     scored_before = lake.glob(f"{BUILD_STATE}/tweet_sentiment/*.parquet")
     run_build(full_lake, full_refresh=True)
     assert not stale.exists()
@@ -621,9 +621,10 @@ def test_a_lake_with_state_in_silver_is_migrated(incremental_lake: Settings, tmp
     processed = query(
         old, f"select bronze_file, processed_at from {read_table(old, 'state', 'bronze_files')}"
     )
+    (root / "silver").mkdir(exist_ok=True)
     for table in STATE:
         (root / BUILD_STATE / table).rename(root / "silver" / table)
-    tweets = {p: p.stat().st_mtime_ns for p in (root / "silver" / "tweets").rglob("*.parquet")}
+    tweets = {p: p.stat().st_mtime_ns for p in (root / SILVER_DIR / "tweets").rglob("*.parquet")}
     said: list[str] = []
     summary = run_build(settings, progress=said.append)
     assert summary.errored == 0
@@ -640,5 +641,5 @@ def test_a_lake_with_state_in_silver_is_migrated(incremental_lake: Settings, tmp
         lake, f"select bronze_file, processed_at from {read_table(lake, 'state', 'bronze_files')}"
     )
     assert sorted(recorded) == sorted(processed)  # no file processed again
-    assert {p: p.stat().st_mtime_ns for p in (root / "silver" / "tweets").rglob("*.parquet")} == tweets
+    assert {p: p.stat().st_mtime_ns for p in (root / SILVER_DIR / "tweets").rglob("*.parquet")} == tweets
     assert pending_files(settings) == []

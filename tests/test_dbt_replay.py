@@ -24,7 +24,8 @@ def test_recorded_pages_reach_silver_without_loss(local_settings: Settings) -> N
     assert ids
     con = duckdb.connect()
     rows = con.execute(
-        f"select tweet_id, author_username from read_parquet('{lake.url('silver', 'tweets')}/*/*.parquet')"
+        "select tweet_id, author_username from "
+        f"read_parquet('{lake.url('_staging/silver', 'tweets')}/*/*.parquet')"
     ).fetchall()
     assert len(rows) == len({r[0] for r in rows}) == len(ids)
     assert {r[0] for r in rows} == ids
@@ -39,7 +40,7 @@ def test_recorded_pages_reach_silver_without_loss(local_settings: Settings) -> N
     assert with_author
     errors = sum(len(rec.response.get("errors") or []) for rec in bronze(lake))
     got = con.execute(
-        f"select count(*) from read_parquet('{lake.url('silver', 'api_errors')}/*.parquet') "
+        f"select count(*) from read_parquet('{lake.url('_staging/silver', 'api_errors')}/*.parquet') "
         "where error_key is not null"
     ).fetchone()[0]
     assert got == errors

@@ -20,7 +20,7 @@ GOLD = ("user_engagement_daily", "top_tweets", "hashtag_trends_daily", "sentimen
 
 
 def silver_ids(settings: Settings) -> list[str]:
-    tweets = Lake.from_settings(settings).url("silver", "tweets")
+    tweets = Lake.from_settings(settings).url("_staging/silver", "tweets")
     return [r[0] for r in query(settings, f"select tweet_id from read_parquet('{tweets}/*/*.parquet')")]
 
 
@@ -34,8 +34,8 @@ def test_incremental_build_on_s3(s3_settings: Settings) -> None:
     # one more day, and a lost .duckdb file: the state is read from the lake. A stale object in a partition
     # the new day rewrites (as DuckDB's own partitioned overwrite leaves on S3) must go.
     run_ingest(s3_settings, "sample", tweets=300, days=1, end_date=date(2026, 11, 20))
-    stale = "silver/tweets/dt=2026-11-20/data_7.parquet"
-    lake.write_bytes(stale, lake.read_bytes(lake.glob("silver/tweets/*/data_0.parquet")[0]))
+    stale = "_staging/silver/tweets/dt=2026-11-20/data_7.parquet"
+    lake.write_bytes(stale, lake.read_bytes(lake.glob("_staging/silver/tweets/*/data_0.parquet")[0]))
     for leftover in work_dir(s3_settings.lake).glob("tweetlake.duckdb*"):
         leftover.unlink()
     run_build(s3_settings)
@@ -43,14 +43,16 @@ def test_incremental_build_on_s3(s3_settings: Settings) -> None:
     ids = silver_ids(s3_settings)
     assert len(ids) == len(set(ids)) and set(ids) == bronze_tweet_ids(lake) and len(ids) > len(first)
     assert len(lake.glob("_state/build/bronze_files/*/*.parquet")) == 3
-    assert lake.glob("_state/build/tweet_sentiment/*.parquet") and not lake.exists("silver/bronze_files")
+    assert lake.glob("_state/build/tweet_sentiment/*.parquet") and not lake.exists(
+        "_staging/silver/bronze_files"
+    )
 
     # every table is there, one file per partition, nothing temporary left
     for table in PARTITIONED:
-        files = list(lake.walk_files(f"silver/{table}"))
+        files = list(lake.walk_files(f"_staging/silver/{table}"))
         assert files and all(f.endswith("/data_0.parquet") for f in files), (table, files)
     for table in ("users", "api_errors"):  # small tables: one file
-        assert lake.glob(f"silver/{table}/*.parquet") == [f"silver/{table}/data_0.parquet"]
+        assert lake.glob(f"_staging/silver/{table}/*.parquet") == [f"_staging/silver/{table}/data_0.parquet"]
     for table in GOLD:
         assert lake.exists(f"{STAGING_GOLD}/{table}.parquet"), table
     export = lake.url(STAGING_GOLD, "tweets_export.parquet")

@@ -31,7 +31,8 @@ def write(lake: Lake, name: str, data: bytes) -> str:
 def silver(settings: Settings, table: str, columns: str, glob: str = "*/*.parquet") -> list[tuple]:
     lake = Lake.from_settings(settings)
     return query(
-        settings, f"select {columns} from read_parquet('{lake.url('silver', table)}/{glob}') order by 1"
+        settings,
+        f"select {columns} from read_parquet('{lake.url('_staging/silver', table)}/{glob}') order by 1",
     )
 
 

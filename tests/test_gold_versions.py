@@ -118,7 +118,7 @@ def test_a_rollback_to_nothing_known_changes_nothing(
 
     assert main(["history", "--lake", lake.root]) == 0
     out = capsys.readouterr().out
-    assert "run pub1" in out and f"{GOLD_TABLES} table(s)" in out and "gate passed in gate1" in out
+    assert "run pub1" in out and f"{GOLD_TABLES} gold table(s)" in out and "gate passed in gate1" in out
 
     query = "select rank, like_count from gold.top_tweets order by day, stream, rank limit 2"
     assert main(["sql", "--format", "csv", query, "--lake", lake.root]) == 0
@@ -128,7 +128,7 @@ def test_a_rollback_to_nothing_known_changes_nothing(
     err = capsys.readouterr().err
     assert "the query failed" in err and "gold.top_tweets" in err and "silver.tweets" in err
     assert main(["sql", "--as-of", "5", "select 1", "--lake", lake.root]) == 1
-    assert "has no version at '5'" in capsys.readouterr().err
+    assert "no gold version or run '5'" in capsys.readouterr().err
     with pytest.raises(RollbackRefused):
         steps.run_rollback(local_settings, "")
 
@@ -166,7 +166,10 @@ def test_maintain_compacts_and_vacuums_only_past_the_retention(
 
     # a retention of 0 h (asked for): the files of versions 0 and 1 go, the current version reads the same
     summary = steps.run_maintain(local_settings, retention_hours=0)
-    assert summary.tables["top_tweets"].files_vacuumed == 2 and summary.tables["extra"].files_vacuumed == 3
+    assert (
+        summary.tables["gold/top_tweets"].files_vacuumed == 2
+        and summary.tables["gold/extra"].files_vacuumed == 3
+    )
     assert by_rank(delta_top(lake)) == good
     with pytest.raises(Exception, match="(?i)not found|no such file|object at location"):
         delta_top(lake, version=0).shape  # noqa: B018 - reading it is the test

@@ -83,7 +83,7 @@ def top_tweet_text(lake: Lake) -> str:
 
 def expected_marks(lake: Lake) -> dict[str, int]:
     """The marks each chart must draw for this lake (line charts draw a vertex and a point per row)."""
-    silver = f"read_parquet('{lake.url('silver', 'tweets')}/**/*.parquet', hive_partitioning = true)"
+    silver = f"read_parquet('{lake.url('_staging/silver', 'tweets')}/**/*.parquet', hive_partitioning = true)"
     collected = "seen_in is distinct from 'includes'"
     top_tags = (
         f"select tag from {_gold(lake, 'hashtag_trends_daily')} where kind = 'hashtag' group by tag "

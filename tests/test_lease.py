@@ -203,7 +203,7 @@ def test_two_refreshes_from_two_work_dirs_on_one_lake_take_turns_and_lose_nothin
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, out[-2000:] + err[-2000:]
     assert sum("waiting for the lake's lease" in err for _, err in outputs) == 1
-    silver = f"{lake.url('silver/tweets')}/**/*.parquet"
+    silver = f"{lake.url('_staging/silver/tweets')}/**/*.parquet"
     [(rows, distinct)] = query(settings, f"select count(*), count(distinct tweet_id) from '{silver}'")
     assert rows == distinct == len(bronze_tweet_ids(lake))
     assert not lake.exists(LEASE)

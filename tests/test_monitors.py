@@ -328,7 +328,7 @@ def test_quality_index_charts_render_offline_with_the_marks_the_runs_imply(
         duckdb.connect()
         .execute(
             "select count(distinct stream || endpoint) from "
-            f"read_parquet('{settings.lake}/silver/tweets/**/*.parquet') where seen_in = 'data'"
+            f"read_parquet('{settings.lake}/_staging/silver/tweets/**/*.parquet') where seen_in = 'data'"
         )
         .fetchone()[0]
     )

@@ -2,11 +2,12 @@
 fails, names the table, expectation and offending values, and blocks publish when it is not.
 
 ``make_contract_lake`` writes bronze pages and every silver/gold table of the column contract with a few
-rows, laid out as the build writes them (``silver/<table>/dt=<date>/data_0.parquet`` for the partitioned
-tables, ``silver/<table>/data_0.parquet`` for the others, see dbt_project/macros/lake_table.sql; gold staged
-in ``_staging/gold/<table>.parquet``); tests corrupt one table on purpose (duplicate ids across
-partitions, negative metrics, a tweet whose author is not in users, a tweet lost between bronze and silver)
-and check the verdict, and that publish refuses gold that did not pass its gate.
+rows, laid out as the build writes them (``_staging/silver/<table>/dt=<date>/data_0.parquet`` for the
+partitioned tables, ``_staging/silver/<table>/data_0.parquet`` for the others, see
+dbt_project/macros/lake_table.sql; gold staged in ``_staging/gold/<table>.parquet``); tests corrupt one
+table on purpose (duplicate ids across partitions, negative metrics, a tweet whose author is not in users, a
+tweet lost between bronze and silver) and check the verdict, and that publish refuses gold that did not pass
+its gate.
 """
 
 from __future__ import annotations
@@ -127,12 +128,12 @@ def write_partitions(lake: Lake, table: str, df: pd.DataFrame, days: list[date])
     """``df`` (one day per row in ``days``) as the build writes a partitioned table: one file per day."""
     for day in sorted(set(days)):
         rows = df[[d == day for d in days]]
-        write_parquet(lake, f"silver/{table}/dt={day.isoformat()}/data_0.parquet", rows)
+        write_parquet(lake, f"_staging/silver/{table}/dt={day.isoformat()}/data_0.parquet", rows)
 
 
 def write_tweets_partition(lake: Lake, day: date, df: pd.DataFrame) -> None:
     """Rows added to the tweets of ``day``: the partition's file rewritten with them, as a build does."""
-    rel = f"silver/tweets/dt={day.isoformat()}/data_0.parquet"
+    rel = f"_staging/silver/tweets/dt={day.isoformat()}/data_0.parquet"
     if lake.exists(rel):
         df = pd.concat([pq.read_table(lake.url(rel)).to_pandas(), df], ignore_index=True)
     write_parquet(lake, rel, df)
@@ -154,7 +155,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     now = pd.Series([FETCHED] * len(USERS), dtype="datetime64[us, UTC]")
     write_parquet(
         lake,
-        "silver/users/data_0.parquet",
+        "_staging/silver/users/data_0.parquet",
         pd.DataFrame(
             {
                 "user_id": USERS,
@@ -267,7 +268,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     )
     write_parquet(
         lake,
-        "silver/api_errors/data_0.parquet",
+        "_staging/silver/api_errors/data_0.parquet",
         pd.DataFrame(
             {
                 "error_key": ["e1"],
@@ -291,7 +292,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     # no bronze line set aside: the table a build writes then, with no rows
     write_parquet(
         lake,
-        "silver/rejected_pages/data_0.parquet",
+        "_staging/silver/rejected_pages/data_0.parquet",
         pd.DataFrame(
             {
                 "bronze_file": pd.Series([], dtype="string"),
@@ -312,7 +313,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     text, stamp = pd.Series([], dtype="string"), pd.Series([], dtype="datetime64[us, UTC]")
     write_parquet(
         lake,
-        "silver/tweet_counts/data_0.parquet",
+        "_staging/silver/tweet_counts/data_0.parquet",
         pd.DataFrame(
             {
                 **dict.fromkeys(("query", "stream_key", "source", "endpoint", "granularity"), text),
@@ -328,7 +329,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     # no compliance job run, no conversation with replies collected: tables built empty (as the build does)
     write_parquet(
         lake,
-        "silver/compliance_events/data_0.parquet",
+        "_staging/silver/compliance_events/data_0.parquet",
         pd.DataFrame(
             {
                 **dict.fromkeys(("id", "id_type", "action", "reason"), text),
@@ -473,7 +474,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     first, second = all_ids[0], all_ids[1]
     write_parquet(
         lake,
-        "silver/media/data_0.parquet",
+        "_staging/silver/media/data_0.parquet",
         pd.DataFrame(
             {
                 "media_key": ["13_1"],
@@ -494,7 +495,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     )
     write_parquet(
         lake,
-        "silver/polls/data_0.parquet",
+        "_staging/silver/polls/data_0.parquet",
         pd.DataFrame(
             {
                 "poll_id": ["p1"],
@@ -511,7 +512,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     )
     write_parquet(
         lake,
-        "silver/places/data_0.parquet",
+        "_staging/silver/places/data_0.parquet",
         pd.DataFrame(
             {
                 "place_id": ["01a9a39529b27f36"],
@@ -526,7 +527,7 @@ def make_contract_lake(lake: Lake, per_day: int = 12) -> dict[str, list[str]]:
     )
     write_parquet(
         lake,
-        "silver/tweet_edits/data_0.parquet",
+        "_staging/silver/tweet_edits/data_0.parquet",
         pd.DataFrame(
             {
                 "tweet_id": [first, second],
@@ -735,18 +736,18 @@ def test_quality_cli_validate_exits_3_and_names_the_failure(
 def test_quality_tables_not_built_are_listed_not_failed(local_settings: Settings) -> None:
     lake = Lake.from_settings(local_settings)
     make_contract_lake(lake)
-    lake.remove_tree("silver/hashtags")
+    lake.remove_tree("_staging/silver/hashtags")
     lake.remove(["_staging/gold/interactions.parquet"])
     report = run_validation(lake)
     assert report.success, report.describe()
     assert report.not_built == ["gold.interactions", "silver.hashtags"]
     assert "not built yet" in report.describe()
     # ... but silver.tweets is required, and a reference to a missing table is skipped, said so
-    lake.remove_tree("silver/users")
+    lake.remove_tree("_staging/silver/users")
     report = run_validation(lake, run_id="r2")
     tweets = next(s for s in report.suites if s.suite == "silver.tweets")
     assert any("silver.users is not built" in s for s in tweets.skipped)
-    lake.remove_tree("silver/tweets")
+    lake.remove_tree("_staging/silver/tweets")
     report = run_validation(lake, run_id="r3")
     assert not report.success
     assert any(f.suite == "silver.tweets" and "does not exist" in f.error for f in report.failures)

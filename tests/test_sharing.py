@@ -35,6 +35,10 @@ def test_an_exported_lake_is_rehydrated_and_the_gone_ids_are_named(
     settings = settings_for(tmp_path / "lake", fake_twitter)
     steps.run_ingest(settings, "api", session=twitter_session, sleep=lambda _: None)
     steps.run_build(settings)
+    with pytest.raises(ConfigError, match="publish"):  # what is shared is what passed the gate
+        sharing.export_ids(settings, tmp_path / "shared")
+    steps.run_validate(settings)
+    steps.run_publish(settings)
 
     done = sharing.export_ids(settings, tmp_path / "shared")
     ids = done.ids_path.read_text().split()
@@ -62,7 +66,7 @@ def test_an_exported_lake_is_rehydrated_and_the_gone_ids_are_named(
 
     # the next build reads the lookups like any page: every tweet still once in silver
     steps.run_build(settings)
-    tweets = Lake(settings.lake).url("silver", "tweets")
+    tweets = Lake(settings.lake).url("_staging/silver", "tweets")
     counted = query(
         settings, f"select count(*), count(distinct tweet_id) from read_parquet('{tweets}/*/*.parquet')"
     )

@@ -39,7 +39,7 @@ def test_refresh_builds_every_layer(lake_settings: Settings) -> None:
     ids = bronze_tweet_ids(lake)  # with the tweets pages only include (retweeted and quoted originals)
 
     # silver: one row per tweet, every bronze tweet exactly once
-    silver = lake.url("silver", "tweets")
+    silver = lake.url("_staging/silver", "tweets")
     rows, distinct = query(
         lake_settings, f"select count(*), count(distinct tweet_id) from read_parquet('{silver}/*/*.parquet')"
     )[0]

@@ -21,6 +21,9 @@
      old or new, never half-written, and a key never lives in two partitions, so it never sees duplicates.
   4. a view `<model>` over the lake's files lets downstream models `ref()` it.
 
+  The location is staging (<lake>/_staging/silver/<table>/, gold under gold_root()): readers see silver and
+  gold only once `tweetlake publish` commits what passed the gate to their Delta tables (pipeline/publish.py).
+
   Modes: partitioned -> `partitions` (incremental) / `overwrite` (first or full-refresh build);
   unpartitioned -> `table` (the model returns the whole table); `append=true` -> new files only, compacted
   into one once `compact_after` files pile up; a location ending in .parquet (gold) -> `file`.

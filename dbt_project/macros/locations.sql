@@ -1,6 +1,8 @@
-{#- Where models land in the lake. Silver: <lake>/silver/<table>/ (a folder of Parquet, hive-partitioned
-    by `dt` where large). Build state: <lake>/_state/build/<table>/. Gold is built aside under gold_root() and published to <lake>/gold/ by
-    `tweetlake publish` once validation passes (write-audit-publish). -#}
+{#- Where models land in the lake: nowhere readers look. Silver is built in <lake>/_staging/silver/<table>/
+    (a folder of Parquet, hive-partitioned by `dt` where large: the build's working copy, read by the next
+    incremental build), gold under gold_root(); `tweetlake publish` promotes both, once validation passed, to
+    the Delta tables <lake>/silver/<table>/ and <lake>/gold/<table>/ (write-audit-publish: pipeline.publish).
+    Build state: <lake>/_state/build/<table>/. -#}
 
 {% macro lake_root() -%}
 {{ var('lake', env_var('TWEETLAKE_LAKE', '../lake')) | replace('\\', '/') }}
@@ -11,7 +13,7 @@
 {%- endmacro %}
 
 {% macro silver_location(name) -%}
-{{ lake_root() }}/silver/{{ name }}
+{{ lake_root() }}/_staging/silver/{{ name }}
 {%- endmacro %}
 
 {#- What a build keeps between builds (the bronze files processed, the sentiment cache): pipeline state,

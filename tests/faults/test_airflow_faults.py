@@ -75,7 +75,8 @@ def silver_ids(settings: Settings) -> list[str]:
     return [
         r[0]
         for r in query(
-            settings, f"select tweet_id from read_parquet('{settings.lake}/silver/tweets/**/*.parquet')"
+            settings,
+            f"select tweet_id from read_parquet('{settings.lake}/_staging/silver/tweets/**/*.parquet')",
         )
     ]
 

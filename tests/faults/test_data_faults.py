@@ -50,7 +50,7 @@ def write(lake: Lake, name: str, data: bytes, day: str = DAY) -> None:
 
 def silver(settings: Settings, sql: str) -> list[tuple]:
     lake = Lake.from_settings(settings)
-    tweets = f"read_parquet('{lake.url('silver', 'tweets')}/*/*.parquet')"
+    tweets = f"read_parquet('{lake.url('_staging/silver', 'tweets')}/*/*.parquet')"
     return query(settings, sql.replace("{tweets}", tweets))
 
 

@@ -119,7 +119,10 @@ def silver(settings: Settings, table: str) -> list[tuple[Any, ...]]:
 def assert_silver_is_clean(settings: Settings, clean: Settings) -> None:
     """Silver holds every bronze tweet once, and every table equals the clean lake's, row for row."""
     lake = Lake.from_settings(settings)
-    ids = [row[0] for row in rows(settings, f"read_parquet('{lake.url('silver', 'tweets')}/*/*.parquet')")]
+    ids = [
+        row[0]
+        for row in rows(settings, f"read_parquet('{lake.url('_staging/silver', 'tweets')}/*/*.parquet')")
+    ]
     assert len(ids) == len(set(ids)) and set(ids) == bronze_tweet_ids(lake)
     for table in SILVER:
         assert silver(settings, table) == silver(clean, table), table
@@ -167,11 +170,11 @@ def test_s3_faults_in_ingest_and_build_are_retried_or_fail_clearly_and_the_rerun
     assert len(run_journals(faulted)) == len(run_journals(clean))
 
     monkeypatch.setenv("TWEETLAKE_S3_MAX_ATTEMPTS", "2")  # dbt's process inherits it
-    storm = Fault("PUT", r"/silver/tweets/", times=0, status=503, code="SlowDown")
+    storm = Fault("PUT", r"/_staging/silver/tweets/", times=0, status=503, code="SlowDown")
     proxy.inject(storm)
     code, said = tweetlake(capsys, "build", "--lake", faulted.lake)
     assert code == cli.EXIT_FAILED and storm.injected >= 2
-    assert "PUT (put_object) of s3://" in said and "/lake/silver/tweets/" in said
+    assert "PUT (put_object) of s3://" in said and "/lake/_staging/silver/tweets/" in said
     assert "TWEETLAKE_S3_ENDPOINT" in said and "rerun" in said
     # the error (after dbt's streamed progress lines): one message, not one per failed model and traceback
     error = said[said.index("tweetlake: dbt build failed") :]
@@ -179,14 +182,14 @@ def test_s3_faults_in_ingest_and_build_are_retried_or_fail_clearly_and_the_rerun
     no_secret(said)
     proxy.clear()
     lake = Lake.from_settings(faulted)
-    assert not list(lake.walk_files("silver/tweets"))  # nothing half-landed
+    assert not list(lake.walk_files("_staging/silver/tweets"))  # nothing half-landed
     assert not lake.glob("_state/build/bronze_files/*/*.parquet")  # the next build reads all bronze again
 
     monkeypatch.delenv("TWEETLAKE_S3_MAX_ATTEMPTS")
     build_faults = [
         Fault("GET", r"/bronze/.*\.jsonl", times=2, status=503, code="ServiceUnavailable"),
         Fault("GET", r"/bronze/.*\.jsonl", times=1, drop=True),
-        Fault("PUT", r"/silver/tweets/", times=1, status=503, code="SlowDown"),
+        Fault("PUT", r"/_staging/silver/tweets/", times=1, status=503, code="SlowDown"),
     ]
     proxy.inject(*build_faults)
     steps.run_build(faulted)

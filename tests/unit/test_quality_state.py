@@ -30,7 +30,7 @@ FUTURE = {"column": "created_at", "max_value": "$not_after"}
 
 
 def table(s: SuiteFile, prints: dict[str, str]) -> Table:
-    return Table(s, "lake/silver/tweets", sorted(prints), dict(prints))
+    return Table(s, "lake/_staging/silver/tweets", sorted(prints), dict(prints))
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def test_a_passing_run_state_reads_only_new_or_changed_files() -> None:
     before = table(
         s,
         {
-            "silver/tweets/dt=2026-11-19/data_0.parquet": "10:1",
-            "silver/tweets/dt=2026-11-20/data_0.parquet": "20:1",
+            "_staging/silver/tweets/dt=2026-11-19/data_0.parquet": "10:1",
+            "_staging/silver/tweets/dt=2026-11-20/data_0.parquet": "20:1",
         },
     )
     seen = state.entry(before, NOT_AFTER)
@@ -58,14 +58,14 @@ def test_a_passing_run_state_reads_only_new_or_changed_files() -> None:
     now = table(
         s,
         {
-            "silver/tweets/dt=2026-11-19/data_0.parquet": "10:1",  # unchanged
-            "silver/tweets/dt=2026-11-20/data_0.parquet": "25:2",  # rebuilt partition
-            "silver/tweets/dt=2026-11-21/data_0.parquet": "5:2",  # new partition
+            "_staging/silver/tweets/dt=2026-11-19/data_0.parquet": "10:1",  # unchanged
+            "_staging/silver/tweets/dt=2026-11-20/data_0.parquet": "25:2",  # rebuilt partition
+            "_staging/silver/tweets/dt=2026-11-21/data_0.parquet": "5:2",  # new partition
         },
     )
     assert state.unvalidated(now, seen, NOT_AFTER) == [
-        "silver/tweets/dt=2026-11-20/data_0.parquet",
-        "silver/tweets/dt=2026-11-21/data_0.parquet",
+        "_staging/silver/tweets/dt=2026-11-20/data_0.parquet",
+        "_staging/silver/tweets/dt=2026-11-21/data_0.parquet",
     ]
 
 
@@ -111,20 +111,22 @@ def test_validated_json_keeps_the_suites_that_passed_and_the_others_as_they_were
 
 
 def test_find_table_lists_the_built_files_and_a_rewrite_changes_the_fingerprint(lake: Lake) -> None:
-    write(lake, "silver/tweets/dt=2026-11-19/data_0.parquet", 3)
-    write(lake, "silver/tweets/dt=2026-11-20/data_0.parquet", 4)
-    write(lake, "silver/tweets/dt=2026-11-20/_scratch.parquet", 1)  # not a table file
-    write(lake, "silver/tweets/.tmp-data_0.parquet", 1)
+    write(lake, "_staging/silver/tweets/dt=2026-11-19/data_0.parquet", 3)
+    write(lake, "_staging/silver/tweets/dt=2026-11-20/data_0.parquet", 4)
+    write(lake, "_staging/silver/tweets/dt=2026-11-20/_scratch.parquet", 1)  # not a table file
+    write(lake, "_staging/silver/tweets/.tmp-data_0.parquet", 1)
     s = SuiteFile("silver.tweets", "silver", "tweets", {"expectations": []})
     first = find_table(lake, s, None)
     assert first.files == [
-        "silver/tweets/dt=2026-11-19/data_0.parquet",
-        "silver/tweets/dt=2026-11-20/data_0.parquet",
+        "_staging/silver/tweets/dt=2026-11-19/data_0.parquet",
+        "_staging/silver/tweets/dt=2026-11-20/data_0.parquet",
     ]
     seen = {"files": first.fingerprints, "rows": state.rows_key(s), "not_after": NOT_AFTER}
-    write(lake, "silver/tweets/dt=2026-11-20/data_0.parquet", 40)
+    write(lake, "_staging/silver/tweets/dt=2026-11-20/data_0.parquet", 40)
     again = find_table(lake, s, None)
-    assert state.unvalidated(again, seen, NOT_AFTER) == ["silver/tweets/dt=2026-11-20/data_0.parquet"]
+    assert state.unvalidated(again, seen, NOT_AFTER) == [
+        "_staging/silver/tweets/dt=2026-11-20/data_0.parquet"
+    ]
     gold = SuiteFile("gold.top_tweets", "gold", "top_tweets", {"expectations": []})
     assert find_table(lake, gold, lake.url("_staging/gold")).files == []
     write(lake, "_staging/gold/top_tweets.parquet", 2)

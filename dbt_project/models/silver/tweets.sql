@@ -105,4 +105,11 @@ final as (
 )
 {%- endif %}
 
-select *, created_date as dt from final
+{#- text_hash as a signed BIGINT with the same 64 bits: Delta Lake has no unsigned type -#}
+select
+    * replace (
+        cast(cast(text_hash as hugeint) - case when cast(text_hash as hugeint) > 9223372036854775807
+            then 18446744073709551616 else 0 end as bigint) as text_hash
+    ),
+    created_date as dt
+from final
