@@ -50,6 +50,9 @@ def test_publishes_are_versions_and_a_bad_one_is_rolled_back(lake_settings: Sett
     assert run_validation(lake, run_id="gate1").success
     first = steps.run_publish(lake_settings, run_id="pub1")
     assert set(first.versions.values()) == {0} and len(first.versions) == GOLD_TABLES
+    # silver is published with it: its Delta tables read by pandas through delta-rs (on S3 too)
+    tweets = DeltaTable(lake.url("silver/tweets"), storage_options=delta.storage_options(lake)).to_pandas()
+    assert len(tweets) == tweets["tweet_id"].nunique() == 24 and first.silver is not None
     good = by_rank(published_top(lake))
 
     # a second build's gold, valid but wrong (a bad release): likes inflated by 1000
