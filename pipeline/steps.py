@@ -336,7 +336,7 @@ def refresh(
         say("[3/4] validate with Great Expectations")
         summary.validation = run_validate(settings, run_id=summary.run_id, progress=say)
         say(summary.validation.describe())
-        say("[4/4] publish gold")
+        say("[4/4] publish silver and gold")
         summary.publish = run_publish(settings, run_id=summary.run_id)
         say(summary.publish.describe())
     summary.tables = table_counts(settings)
