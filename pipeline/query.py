@@ -55,10 +55,11 @@ def _as_of(lake: Lake, as_of: str | None) -> dict[str, Any]:
     version number or a run id (silver as of that run), ``{"*": time}`` for a time, ``{}`` for now."""
     if as_of is None:
         return {}
-    from pipeline.versions import RollbackRefused, find, silver_as_of
+    from pipeline.versions import RollbackRefused, find, history, silver_as_of
 
+    versions = history(lake)
     try:
-        target = find(lake, as_of)
+        target = find(lake, as_of, versions)
     except RollbackRefused:
         if as_of.isdigit() or not any(c in as_of for c in "-:"):
             raise QueryFailed(
@@ -67,7 +68,7 @@ def _as_of(lake: Lake, as_of: str | None) -> dict[str, Any]:
             ) from None
         return {"*": as_of}
     pinned: dict[str, Any] = {f"{GOLD}/{t}": v for t, v in target.versions.items()}
-    pinned.update({f"{SILVER}/{t}": v for t, v in silver_as_of(lake, target).items()})
+    pinned.update({f"{SILVER}/{t}": v for t, v in silver_as_of(versions, target).items()})
     return pinned
 
 

@@ -75,14 +75,17 @@ class RollbackSummary:
         return "/".join(f"v{v}" for v in sorted(set(self.versions.values())))
 
 
+def delta_tables(lake: Lake, layer: str) -> list[str]:
+    """The tables of ``layer`` (silver or gold) that are Delta tables (``<layer>/<table>/_delta_log``)."""
+    return sorted(posixpath.basename(posixpath.dirname(p)) for p in lake.glob(f"{layer}/*/_delta_log"))
+
+
 def gold_tables(lake: Lake) -> list[str]:
-    """The gold tables that are Delta tables (``gold/<table>/_delta_log``)."""
-    return sorted(posixpath.basename(posixpath.dirname(p)) for p in lake.glob(f"{GOLD}/*/_delta_log"))
+    return delta_tables(lake, GOLD)
 
 
 def silver_tables(lake: Lake) -> list[str]:
-    """The silver tables that are Delta tables (``silver/<table>/_delta_log``)."""
-    return sorted(posixpath.basename(posixpath.dirname(p)) for p in lake.glob(f"{SILVER}/*/_delta_log"))
+    return delta_tables(lake, SILVER)
 
 
 def history(lake: Lake) -> list[Version]:
@@ -107,12 +110,12 @@ def history(lake: Lake) -> list[Version]:
     )
 
 
-def find(lake: Lake, to: str) -> Version:
+def find(lake: Lake, to: str, versions: list[Version] | None = None) -> Version:
     """The version ``to`` names: a run id from :func:`history`, or a Delta version number of every table."""
     tables = gold_tables(lake)
     if not tables:
         raise RollbackRefused(f"no gold versions in {lake.url(GOLD)}: publish first (`tweetlake publish`)")
-    versions = history(lake)
+    versions = history(lake) if versions is None else versions
     found = next((v for v in versions if v.run_id == to), None)
     why = f"run {to} did not publish {{}} (added later): roll back to a later run (`tweetlake history`)"
     if found is None and to.isdigit():
@@ -140,23 +143,17 @@ def _numbered(versions: list[Version], number: int) -> Version:
     return found
 
 
-def silver_as_of(lake: Lake, target: Version) -> dict[str, int]:
-    """Each silver table's version as of the run ``target``: the one it committed, or the newest before
-    its first commit (a publish commits only the silver tables that changed). Tables that did not exist
-    then are left out."""
+def silver_as_of(versions: list[Version], target: Version) -> dict[str, int]:
+    """Each silver table's version as of the run ``target`` (one of ``versions``, :func:`history`): the one
+    it committed, or the newest a run before it committed (a publish commits only the silver tables that
+    changed; runs hold the lease in turn, so "before" is their first commits' order). Tables that did not
+    exist then are left out."""
     found: dict[str, int] = {}
-    for table in silver_tables(lake):
-        if table in target.silver:
-            found[table] = target.silver[table]
-            continue
-        before = [
-            int(c["version"])
-            for c in delta.open_table(lake, silver.table_path(table)).history()
-            if int(c["timestamp"]) < target.first_ms
-        ]
-        if before:
-            found[table] = max(before)
-    return found
+    for version in versions:
+        if version.first_ms < target.first_ms:
+            for table, number in version.silver.items():
+                found[table] = max(found.get(table, number), number)
+    return {**found, **target.silver}
 
 
 def rollback(
@@ -165,11 +162,12 @@ def rollback(
     """Restore the gold tables to the version ``to`` names (see :func:`find`) and re-export gold from it;
     the silver tables to their versions as of that run (:func:`silver_as_of`). ``layers``: which."""
     started = time.perf_counter()
-    target = find(lake, to)
+    versions = history(lake)
+    target = find(lake, to, versions)
     summary = RollbackSummary(run_id=run_id, target=target)
     metadata = {delta.RUN_ID: run_id, delta.RESTORED_FROM: target.run_id}
     if SILVER in layers:
-        wanted = silver_as_of(lake, target)
+        wanted = silver_as_of(versions, target)
         for table, version in sorted(wanted.items()):
             current = int(delta.open_table(lake, silver.table_path(table)).version())
             if current != version:
