@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from foundation import delta
+from foundation import delta, lakefiles
 from foundation.lake import Lake
 from foundation.layout import SILVER, SILVER_PUBLISHED, STAGING_SILVER
 from foundation.times import isoformat_z, utcnow
@@ -262,13 +261,11 @@ def _table_schema(lake: Lake, rel: str, schema: Any, *, merge: bool) -> Any:
 
 
 def _place(lake: Lake, source: str, target: str) -> tuple[int, int]:
-    """Copy the staged file ``source`` to ``target`` (lake-relative) byte for byte; its size and modification
-    time (ms). On S3 a server-side copy. Not yet committed, the copy is invisible to readers."""
-    src, dst = lake._strip(lake.url(source)), lake._strip(lake.url(target))
+    """Copy the staged file ``source`` to ``target`` (lake-relative) byte for byte
+    (:func:`foundation.lakefiles.copy`: server-side on S3); its size and modification time (ms). Not yet
+    committed, the copy is invisible to readers."""
+    lakefiles.copy(lake.url(source), lake.url(target), lake.s3_endpoint)
     if lake.remote:
-        lake.fs.copy(src, dst)
-        return int(lake.fs.info(dst)["size"]), int(time.time() * 1000)
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    shutil.copyfile(src, dst)
-    st = os.stat(dst)
+        return int(lake.fs.info(lake._strip(lake.url(target)))["size"]), int(time.time() * 1000)
+    st = os.stat(lake.url(target))
     return st.st_size, int(st.st_mtime * 1000)
