@@ -21,7 +21,7 @@ import posixpath
 
 from foundation import lakefiles
 from foundation.lake import Lake
-from foundation.layout import BUILD_STATE, SILVER, STAGING_SILVER
+from foundation.layout import BUILD_STATE, SILVER, SILVER_PUBLISHED, STAGING_SILVER
 
 TABLES = ("bronze_files", "tweet_sentiment")
 
@@ -52,8 +52,12 @@ def migrate(lake: Lake) -> str:
 
 def legacy_silver(lake: Lake) -> dict[str, list[str]]:
     """The silver tables still plain Parquet (``silver/<table>/`` without ``_delta_log``): their files,
-    lake-relative."""
+    lake-relative. None once silver was published as Delta: the first publish removes each table's plain
+    files before it writes ``silver/_published.json``, so a lake with it is not listed again (on S3 the
+    listing is one request per table, at every build and every ``tweetlake sql``)."""
     found: dict[str, list[str]] = {}
+    if lake.exists(SILVER_PUBLISHED):
+        return found
     for rel in lake.glob(f"{SILVER}/*"):
         table = posixpath.basename(rel)
         if table in TABLES or lake.exists(f"{rel}/_delta_log"):
